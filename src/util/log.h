@@ -1,0 +1,19 @@
+/* log.h - leveled logging to stderr (and the journal when its socket exists).
+ *
+ * Thin layer over GLib structured logging so every module logs with
+ * g_debug/g_info/g_message/g_warning.  The level can be changed at run
+ * time (Host.setLogLevel) from any thread: it is one atomic int.
+ */
+#pragma once
+
+#include <glib.h>
+
+/* Install the writer.  Call once, first thing in main(). */
+void vdLogInit(void);
+
+/* Set the threshold from a VDSM/Python level name: DEBUG, INFO, WARNING,
+ * ERROR, CRITICAL (case-insensitive).  Returns -1 for an unknown name. */
+int vdLogSetLevelName(const char *name);
+
+/* The current threshold as a level name. */
+const char *vdLogGetLevelName(void);
