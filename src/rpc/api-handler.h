@@ -71,3 +71,5 @@ const char *vdApiParamString(json_object *params, const char *name, const char *
 gint64 vdApiParamInt(json_object *params, const char *name, gint64 fallback);
 gboolean vdApiParamBool(json_object *params, const char *name, gboolean fallback);
 json_object *vdApiParamObject(json_object *params, const char *name); /* borrowed or NULL */
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(json_object, json_object_put)

@@ -14,6 +14,9 @@
 /* @params: a JSON object, ownership taken. */
 void vdEventPublish(const char *event_id, json_object *params);
 
+/* Set by the dispatcher with the ready gate. */
+void vdEventSetReady(gboolean ready);
+
 /* VDSM's notify_time value for now. */
 gint64 vdEventNotifyTime(void);
 

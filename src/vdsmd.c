@@ -1,0 +1,177 @@
+/* vdsmd.c - the daemon's entry point.
+ *
+ * Start-up order matters: configuration and logging; the listener loads
+ * the TLS keys and binds the port while still root; privileges are
+ * dropped to the unprivileged user before any worker thread exists; then
+ * the rpc pool, the host sampler and the listener start, and the ready
+ * gate (code 99) opens once start-up work is done.  One GLib main loop
+ * then owns all shared state until SIGTERM/SIGINT.
+ */
+#include "vdsm-config.h"
+
+#include "config.h"
+#include "dispatcher.h"
+#include "host-sampler.h"
+#include "http.h"
+#include "listener.h"
+#include "log.h"
+#include "stomp-server.h"
+
+#include <errno.h>
+#include <glib-unix.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int
+vdDropPrivileges(const char *user, GError **error)
+{
+    struct passwd *pw;
+
+    if (geteuid() != 0)
+        return 0;
+    pw = getpwnam(user);
+    if (!pw) {
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                    "user '%s' does not exist (run scripts/setup-host.sh, or pass "
+                    "--no-drop-privileges)", user);
+        return -1;
+    }
+    if (initgroups(user, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
+        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+                    "cannot drop privileges to %s: %s", user, g_strerror(errno));
+        return -1;
+    }
+    if (setuid(0) == 0) {
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "privileges were not dropped");
+        return -1;
+    }
+    g_info("running as user %s (uid %u)", user, (unsigned)pw->pw_uid);
+    return 0;
+}
+
+static gboolean
+vdOnSignal(gpointer data)
+{
+    g_info("signal received: shutting down");
+    g_main_loop_quit(data);
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+vdOpenGate(gpointer data)
+{
+    vdRpcServerSetReady(data, TRUE);
+    g_info("start-up done: serving requests");
+    return G_SOURCE_REMOVE;
+}
+
+int
+main(int argc, char **argv)
+{
+    g_autofree char *config_path = NULL;
+    g_autofree char *user = NULL;
+    g_auto(GStrv) sets = NULL;
+    gboolean dump = FALSE;
+    gboolean no_drop = FALSE;
+    gboolean version = FALSE;
+    GOptionEntry entries[] = {
+        { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path, "Configuration file", "PATH" },
+        { "set", 's', 0, G_OPTION_ARG_STRING_ARRAY, &sets,
+          "Override one key (may repeat)", "SECTION.KEY=VALUE" },
+        { "dump-config", 0, 0, G_OPTION_ARG_NONE, &dump,
+          "Print every configuration key with its value and exit", NULL },
+        { "user", 'u', 0, G_OPTION_ARG_STRING, &user,
+          "User to run as when started as root (default vdsm)", "NAME" },
+        { "no-drop-privileges", 0, 0, G_OPTION_ARG_NONE, &no_drop,
+          "Keep running as the invoking user", NULL },
+        { "version", 'V', 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
+        { NULL },
+    };
+    g_autoptr(GOptionContext) octx = g_option_context_new("- the vdsm-c host agent");
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GMainLoop) loop = NULL;
+    g_autoptr(VdRpcServer) rpc = NULL;
+    g_autoptr(VdStompServer) stomp = NULL;
+    g_autoptr(VdHttpServer) http = NULL;
+    g_autoptr(VdListener) listener = NULL;
+    gint64 delay;
+
+    g_set_prgname("vdsmd");
+    vdLogInit();
+    g_option_context_add_main_entries(octx, entries, NULL);
+    if (!g_option_context_parse(octx, &argc, &argv, &error)) {
+        fprintf(stderr, "vdsmd: %s\n", error->message);
+        return 2;
+    }
+    if (version) {
+        printf("vdsmd %s\n", VDSM_VERSION);
+        return 0;
+    }
+    if (vdConfigLoad(config_path, &error) < 0) {
+        fprintf(stderr, "vdsmd: %s\n", error->message);
+        return 1;
+    }
+    for (gsize i = 0; sets && sets[i]; i++) {
+        g_autofree char *item = g_strdup(sets[i]);
+        char *eq = strchr(item, '=');
+        char *dot = strchr(item, '.');
+
+        if (!eq || !dot || dot > eq) {
+            fprintf(stderr, "vdsmd: --set expects SECTION.KEY=VALUE, got '%s'\n", sets[i]);
+            return 2;
+        }
+        *eq = *dot = '\0';
+        if (vdConfigSet(item, dot + 1, eq + 1, &error) < 0) {
+            fprintf(stderr, "vdsmd: %s\n", error->message);
+            return 2;
+        }
+    }
+    if (dump) {
+        g_autofree char *text = vdConfigDump();
+
+        fputs(text, stdout);
+        return 0;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    g_info("vdsmd %s starting", VDSM_VERSION);
+
+    loop = g_main_loop_new(NULL, FALSE);
+    /* Bind and load keys first: they may need root. */
+    if (!(rpc = vdRpcServerNew(g_main_context_default(), &error)) ||
+        !(stomp = vdStompServerNew(rpc, &error)) || !(http = vdHttpServerNew(rpc, &error)) ||
+        !(listener = vdListenerNew(stomp, http, &error))) {
+        g_critical("cannot start: %s", error->message);
+        return 1;
+    }
+    if (!no_drop && vdDropPrivileges(user ? user : "vdsm", &error) < 0) {
+        g_critical("%s", error->message);
+        return 1;
+    }
+    if (vdHostSamplerStart(&error) < 0) {
+        g_critical("cannot start the host sampler: %s", error->message);
+        return 1;
+    }
+    g_unix_signal_add(SIGTERM, vdOnSignal, loop);
+    g_unix_signal_add(SIGINT, vdOnSignal, loop);
+    vdListenerStart(listener);
+    g_info("vdsmd ready: listening on port %u (%s)", vdListenerPort(listener),
+           vdConfigGetBool("vars", "ssl") ? "TLS" : "plain TCP");
+
+    delay = vdConfigGetInt("devel", "recovery_delay");
+    if (delay > 0)
+        g_timeout_add_seconds((guint)delay, vdOpenGate, rpc);
+    else
+        vdOpenGate(rpc);
+
+    g_main_loop_run(loop);
+    g_info("vdsmd stopping");
+    vdHostSamplerStop();
+    g_clear_pointer(&listener, vdListenerFree);
+    g_clear_pointer(&stomp, vdStompServerFree);
+    return 0;
+}
