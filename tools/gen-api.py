@@ -128,8 +128,12 @@ def main():
     out.append('const VdApiVerb vdApiVerbs[] = {')
     for i, verb in enumerate(verbs):
         n = len(schema[verb].get('params') or [])
-        out.append('    { %s, %s, %s, %d },' % (
-            c_str(verb), handler_name(verb), 'vdApiParams%d' % i if n else 'NULL', n))
+        inline = schema[verb].get('x-inline', False)
+        if not isinstance(inline, bool):
+            fail('%s: x-inline must be true or false' % verb)
+        out.append('    { %s, %s, %s, %d, %s },' % (
+            c_str(verb), handler_name(verb), 'vdApiParams%d' % i if n else 'NULL', n,
+            'TRUE' if inline else 'FALSE'))
     out.append('};')
     out.append('const guint vdApiVerbsCount = G_N_ELEMENTS(vdApiVerbs);')
     with open(sys.argv[2], 'w') as f:

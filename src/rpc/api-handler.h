@@ -55,6 +55,10 @@ typedef struct {
     VdApiHandler handler;
     const VdApiParam *params;
     guint n_params;
+    /* Schema `x-inline: true`: the handler is cheap and never blocks (no
+     * I/O, no locks held by workers), so it runs on the main loop.  Such a
+     * verb keeps answering while every worker is stuck. */
+    gboolean run_inline;
 } VdApiVerb;
 
 /* Generated from the schema, sorted by name. */

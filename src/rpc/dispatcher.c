@@ -175,15 +175,15 @@ vdRpcServerInFlight(VdRpcServer *srv)
     return (guint)g_atomic_int_get(&srv->in_flight);
 }
 
-/* Decide the fate of one call on the main loop: an immediate error
- * response, or a task for the pool. */
+/* Decide the fate of one call on the main loop: an immediate response
+ * (an error, or the result of an inline verb), or a task for the pool. */
 static void
 vdRpcDispatchCall(VdRpcServer *srv, VdRpcJob *job, guint index, gboolean over_limit)
 {
     VdJsonRpcCall *call = g_ptr_array_index(job->msg->calls, index);
     g_autoptr(GError) error = NULL;
-    const VdApiVerb *verb;
-    json_object *params;
+    g_autoptr(json_object) params = NULL;
+    const VdApiVerb *verb = NULL;
     VdRpcTask *task;
 
     if (call->response) {
@@ -197,15 +197,35 @@ vdRpcDispatchCall(VdRpcServer *srv, VdRpcJob *job, guint index, gboolean over_li
         g_set_error(&error, VD_ERROR, VD_ERR_METHOD_NOT_FOUND,
                     "The method does not exist or is not available: {'method': '%s'}",
                     call->method);
+    } else if (!(params = vdJsonRpcBindParams(verb, call->params, &error))) {
+        /* error set */
+    } else if (verb->run_inline) {
+        VdCallCtx ctx = {
+            .method = verb->name,
+            .flow_id = job->flow_id,
+            .peer_address = job->peer_address,
+            .local_address = job->local_address,
+        };
+        json_object *result = verb->handler(&ctx, params, &error);
+
+        if (result) {
+            if (!call->notification)
+                job->responses[index] = vdJsonRpcResponseNew(call->id, result);
+            else
+                json_object_put(result);
+            return;
+        }
+        if (!error)
+            g_set_error(&error, VD_ERROR, VD_ERR_INTERNAL, "%s returned no result", verb->name);
     } else if (over_limit || g_thread_pool_unprocessed(srv->pool) >= srv->queue_limit) {
         vdErrorSetCode(&error, VD_ERR_RESOURCE_EXHAUSTED, NULL);
         g_warning("rejecting %s: request queue full", call->method);
-    } else if ((params = vdJsonRpcBindParams(verb, call->params, &error))) {
+    } else {
         task = g_new0(VdRpcTask, 1);
         task->job = job;
         task->index = index;
         task->verb = verb;
-        task->params = params;
+        task->params = g_steal_pointer(&params);
         g_atomic_int_inc(&job->pending);
         g_atomic_int_inc(&srv->in_flight);
         g_thread_pool_push(srv->pool, task, NULL);
