@@ -45,6 +45,10 @@ static const VdConfigKey vdConfigTable[] = {
     { "stomp", "max_outgoing_bytes", "67108864",
       "Bytes queued to a client that does not read; past this it is disconnected." },
     { "stomp", "min_heartbeat", "1000", "Smallest heart-beat interval in ms (VDSM: 1000)." },
+    /* [hooks] (VDSM hard-codes the directory; the timeout is ours) */
+    { "hooks", "hooks_dir", "/usr/libexec/vdsm/hooks",
+      "Hook scripts directory: one sub-directory per hook point." },
+    { "hooks", "timeout", "60", "Seconds a hook script may run before it is killed (counts as failed)." },
     /* [devel] */
     { "devel", "recovery_delay", "0",
       "Extra seconds start-up holds the ready gate (code 99); for tests only." },
