@@ -34,10 +34,10 @@ static const struct {
     gsize max_frame;
     gsize max_header;
 } fuzzLimits[4] = {
-    { 0, 0 },       /* no limit */
-    { 4096, 1024 }, /* upper-case first bytes land here: the seeds */
-    { 256, 128 },
-    { 64, 32 },
+    {0, 0},       /* no limit */
+    {4096, 1024}, /* upper-case first bytes land here: the seeds */
+    {256, 128},
+    {64, 32},
 };
 
 typedef struct {
@@ -54,8 +54,8 @@ fuzzResultClear(FuzzResult *result)
 
 /* Parse @data, fed in pieces of @cuts[j % 3] bytes (0: all the rest). */
 static void
-fuzzParse(const uint8_t *data, size_t size, const uint8_t *cuts, gsize max_frame,
-          gsize max_header, FuzzResult *result)
+fuzzParse(const uint8_t *data, size_t size, const uint8_t *cuts, gsize max_frame, gsize max_header,
+          FuzzResult *result)
 {
     g_autoptr(VdStompParser) parser = vdStompParserNew(max_frame, max_header);
     gsize pos = 0;
@@ -171,7 +171,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    FuzzResult whole = { 0 }, chunked = { 0 };
+    FuzzResult whole = {0}, chunked = {0};
     uint8_t cuts[3];
     guint mode;
 
@@ -181,10 +181,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (guint i = 0; i < 3; i++)
         cuts[i] = data[i] & 0x3f;
 
-    fuzzParse(data, size, NULL, fuzzLimits[mode].max_frame, fuzzLimits[mode].max_header,
-              &whole);
-    fuzzParse(data, size, cuts, fuzzLimits[mode].max_frame, fuzzLimits[mode].max_header,
-              &chunked);
+    fuzzParse(data, size, NULL, fuzzLimits[mode].max_frame, fuzzLimits[mode].max_header, &whole);
+    fuzzParse(data, size, cuts, fuzzLimits[mode].max_frame, fuzzLimits[mode].max_header, &chunked);
 
     CHECK(whole.failed == chunked.failed);
     CHECK(whole.frames->len == chunked.frames->len);

@@ -30,6 +30,36 @@
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(json_object, json_object_put)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(json_tokener, json_tokener_free)
 
+/* json-c's default nesting limit (32) is below what a VM description can
+ * reach; this is only a guard against runaway recursion. */
+#define VD_CLIENT_JSON_DEPTH 1024
+
+/* Parse one whole JSON document of @len bytes (@text NUL-terminated at
+ * @len); trailing white space is allowed, anything else is an error.
+ * Returns a new reference, or NULL with *why set to a static message. */
+static json_object *
+vdClientJsonParse(const char *text, gsize len, const char **why)
+{
+    g_autoptr(json_tokener) tok = json_tokener_new_ex(VD_CLIENT_JSON_DEPTH);
+    json_object *obj;
+    gsize end;
+
+    /* len + 1 feeds the NUL too, which ends a bare number or literal */
+    obj = json_tokener_parse_ex(tok, text, len + 1);
+    if (!obj) {
+        *why = json_tokener_error_desc(json_tokener_get_error(tok));
+        return NULL;
+    }
+    for (end = json_tokener_get_parse_end(tok); end < len; end++) {
+        if (!g_ascii_isspace(text[end])) {
+            json_object_put(obj);
+            *why = "trailing data after the JSON value";
+            return NULL;
+        }
+    }
+    return obj;
+}
+
 #define VD_CLIENT_DEFAULT_HOST "localhost"
 #define VD_CLIENT_DEFAULT_PORT 54321
 #define VD_CLIENT_DEFAULT_TIMEOUT 60.0
@@ -408,7 +438,7 @@ vdClientSchemaLoad(GError **error)
     g_autoptr(VdClientSchema) schema = g_new0(VdClientSchema, 1);
     g_autofree char *text = NULL;
     gsize len = 0;
-    enum json_tokener_error jerr = json_tokener_success;
+    const char *why = "no \"verbs\" object";
 
     if (env && *env) {
         schema->path = g_strdup(env);
@@ -430,13 +460,11 @@ vdClientSchemaLoad(GError **error)
         g_prefix_error(error, "cannot read the API schema: ");
         return NULL;
     }
-    schema->root = json_tokener_parse_verbose(text, &jerr);
+    schema->root = vdClientJsonParse(text, len, &why);
     if (!schema->root || !json_object_object_get_ex(schema->root, "verbs", &schema->verbs) ||
         !json_object_is_type(schema->verbs, json_type_object)) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
-                    "%s is not an API schema (%s)", schema->path,
-                    jerr != json_tokener_success ? json_tokener_error_desc(jerr)
-                                                 : "no \"verbs\" object");
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s is not an API schema (%s)",
+                    schema->path, why);
         return NULL;
     }
     return g_steal_pointer(&schema);
@@ -590,9 +618,17 @@ vdClientPrintGlobalHelp(FILE *fp, VdClientSchema *schema, const GError *schema_e
     if (schema) {
         g_autoptr(GPtrArray) nss = vdClientSchemaNamespaces(schema);
 
-        g_string_append(out, "\nnamespaces (vdsm-client NAMESPACE --help lists the methods):\n");
-        for (guint i = 0; i < nss->len; i++)
+        g_string_append(out, "\nnamespaces and their methods (vdsm-client NAMESPACE --help "
+                             "describes them):\n");
+        for (guint i = 0; i < nss->len; i++) {
+            g_autoptr(GPtrArray) methods = vdClientSchemaMethods(schema, nss->pdata[i]);
+            g_autofree char *list = NULL;
+
+            g_ptr_array_add(methods, NULL);
+            list = g_strjoinv(" ", (char **)methods->pdata);
             g_string_append_printf(out, "  %s\n", (const char *)nss->pdata[i]);
+            vdClientWrap(out, list, 6);
+        }
     } else if (schema_error) {
         g_string_append_printf(out, "\nnamespaces: unavailable: %s\n", schema_error->message);
     }
@@ -618,8 +654,32 @@ vdClientPrintNamespaceHelp(FILE *fp, VdClientSchema *schema, const char *ns)
     fputs(out->str, fp);
 }
 
+/* "one of: A, B, C" for a parameter whose type is an enum of the schema. */
 static void
-vdClientPrintVerbHelp(FILE *fp, const char *ns, const char *method, json_object *verb)
+vdClientAppendEnumValues(GString *out, VdClientSchema *schema, json_object *type)
+{
+    json_object *types = NULL, *t = NULL, *values = NULL;
+    g_autoptr(GString) list = g_string_new("one of:");
+    const char *kind;
+
+    if (!json_object_is_type(type, json_type_string) ||
+        !json_object_object_get_ex(schema->root, "types", &types) ||
+        !json_object_object_get_ex(types, json_object_get_string(type), &t))
+        return;
+    kind = vdClientJsonStr(t, "type");
+    if (!kind || !g_str_equal(kind, "enum") || !json_object_object_get_ex(t, "values", &values) ||
+        !json_object_is_type(values, json_type_object))
+        return;
+    json_object_object_foreach(values, name, desc) {
+        (void)desc;
+        g_string_append_printf(list, " %s", name);
+    }
+    vdClientWrap(out, list->str, 6);
+}
+
+static void
+vdClientPrintVerbHelp(FILE *fp, VdClientSchema *schema, const char *ns, const char *method,
+                      json_object *verb)
 {
     json_object *params = vdClientVerbParams(verb);
     json_object *ret = NULL;
@@ -659,6 +719,8 @@ vdClientPrintVerbHelp(FILE *fp, const char *ns, const char *method, json_object 
         }
         if (desc && *desc)
             vdClientWrap(out, desc, 6);
+        if (type)
+            vdClientAppendEnumValues(out, schema, type);
     }
     if (json_object_object_get_ex(verb, "return", &ret) &&
         json_object_is_type(ret, json_type_object)) {
@@ -859,14 +921,12 @@ vdClientConvertArg(json_object *param, const char *name, const char *value, GErr
         return NULL;
     }
     if (g_str_equal(kind, "object") || g_str_equal(kind, "list") || g_str_equal(kind, "any")) {
-        g_autoptr(json_tokener) tok = json_tokener_new();
-        json_object *parsed = json_tokener_parse_ex(tok, value, strlen(value) + 1);
+        const char *why = NULL;
+        json_object *parsed = vdClientJsonParse(value, strlen(value), &why);
 
-        /* +1 feeds the NUL, so a truncated document does not count as parsed */
-        if (parsed && json_tokener_get_error(tok) == json_tokener_success &&
-            json_tokener_get_parse_end(tok) >= strlen(value))
+        /* VDSM would send the text as is: keep that when it is not JSON */
+        if (parsed)
             return parsed;
-        json_object_put(parsed);
     }
     return json_object_new_string(value);
 }
@@ -921,7 +981,7 @@ vdClientReadParamsFile(const char *file, GError **error)
 {
     g_autofree char *text = NULL;
     gsize len = 0;
-    enum json_tokener_error jerr = json_tokener_success;
+    const char *why = NULL;
     json_object *obj;
 
     if (g_str_equal(file, "-")) {
@@ -941,10 +1001,10 @@ vdClientReadParamsFile(const char *file, GError **error)
     } else if (!g_file_get_contents(file, &text, &len, error)) {
         return NULL;
     }
-    obj = json_tokener_parse_verbose(text, &jerr);
+    obj = vdClientJsonParse(text, len, &why);
     if (!obj) {
         g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: invalid JSON: %s",
-                    g_str_equal(file, "-") ? "stdin" : file, json_tokener_error_desc(jerr));
+                    g_str_equal(file, "-") ? "stdin" : file, why);
         return NULL;
     }
     if (!json_object_is_type(obj, json_type_object)) {
@@ -1102,6 +1162,8 @@ vdClientConnect(const VdClientOptions *opts, GCancellable *cancellable, GError *
         }
     }
 
+    /* a direct connection as VDSM's client makes: no proxy from the environment */
+    g_socket_client_set_enable_proxy(client, FALSE);
     g_socket_client_set_timeout(client, (guint)ceil(opts->timeout));
     conn = g_socket_client_connect(client, addr, cancellable, error);
     if (!conn)
@@ -1125,8 +1187,13 @@ vdClientConnect(const VdClientOptions *opts, GCancellable *cancellable, GError *
             g_clear_error(error);
             g_set_error(error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE,
                         "server certificate rejected (%s; CA file %s)", why, ca_path);
-        } else {
-            g_prefix_error(error, "TLS handshake: ");
+        } else if (!g_error_matches(*error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+            g_autofree char *msg = g_strdup_printf(
+                "TLS handshake: %s (if the server runs with ssl = false, use --insecure)",
+                (*error)->message);
+
+            g_clear_error(error);
+            g_set_error_literal(error, G_TLS_ERROR, G_TLS_ERROR_HANDSHAKE, msg);
         }
         g_signal_handlers_disconnect_by_data(tls, &state);
         return NULL;
@@ -1253,7 +1320,9 @@ vdClientCall(const VdClientOptions *opts, const char *verb_name, json_object *pa
                             (int)MIN(frame->body_len, 1024), frame->body ? frame->body : "");
                 goto done;
             } else if (g_str_equal(frame->command, "MESSAGE") && frame->body_len > 0) {
-                msg = json_tokener_parse(frame->body);
+                const char *why = NULL;
+
+                msg = vdClientJsonParse(frame->body, frame->body_len, &why);
                 match = msg ? vdClientMatchReply(msg, req_id) : NULL;
                 if (match) {
                     *reply = json_object_get(match);
@@ -1266,6 +1335,14 @@ vdClientCall(const VdClientOptions *opts, const char *verb_name, json_object *pa
     }
 
 done:
+    if (status == VD_CLIENT_CALL_FAILED && !connected && !opts->use_tls && *error &&
+        !vdClientWatchdogFired(&wd)) {
+        g_autofree char *msg = g_strdup_printf(
+            "%s (no STOMP answer: if the server uses TLS, drop --insecure)", (*error)->message);
+
+        g_clear_error(error);
+        g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_FAILED, msg);
+    }
     if (status != VD_CLIENT_CALL_OK && vdClientWatchdogFired(&wd)) {
         g_clear_error(error);
         g_set_error(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "timed out");
@@ -1361,7 +1438,7 @@ main(int argc, char **argv)
         }
     }
     if (opts.help) {
-        vdClientPrintVerbHelp(stdout, opts.ns, opts.method, verb);
+        vdClientPrintVerbHelp(stdout, schema, opts.ns, opts.method, verb);
         return VD_CLIENT_EXIT_OK;
     }
 

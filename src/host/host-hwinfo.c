@@ -12,12 +12,9 @@ vdHostHardwareInfo(const char *dmi_dir)
         const char *key;
         const char *file;
     } fields[] = {
-        { "systemManufacturer", "sys_vendor" },
-        { "systemProductName", "product_name" },
-        { "systemVersion", "product_version" },
-        { "systemSerialNumber", "product_serial" },
-        { "systemUUID", "product_uuid" },
-        { "systemFamily", "product_family" },
+        {"systemManufacturer", "sys_vendor"}, {"systemProductName", "product_name"},
+        {"systemVersion", "product_version"}, {"systemSerialNumber", "product_serial"},
+        {"systemUUID", "product_uuid"},       {"systemFamily", "product_family"},
     };
     json_object *info = json_object_new_object();
 
@@ -45,8 +42,8 @@ vdHostUuidFrom(const char *id_path, const char *dmi_uuid_path, const char *machi
     if (dmi_uuid_path) {
         text = vdHostReadLine(dmi_uuid_path);
         /* firmware without a UUID reports zeros (or all F's) */
-        if (text && g_uuid_string_is_valid(text) &&
-            strspn(text, "0-") != strlen(text) && strspn(text, "fF-") != strlen(text))
+        if (text && g_uuid_string_is_valid(text) && strspn(text, "0-") != strlen(text) &&
+            strspn(text, "fF-") != strlen(text))
             return g_ascii_strdown(text, -1);
         g_clear_pointer(&text, g_free);
     }

@@ -140,7 +140,7 @@ vdHostAddrDumpParse(const void *buf, gsize len, GPtrArray *out, gboolean *done, 
         a->scope = ifa->ifa_scope;
         g_ptr_array_add(out, a);
 
-next:
+    next:
         if (NLMSG_ALIGN(nh.nlmsg_len) >= len)
             break;
         len -= NLMSG_ALIGN(nh.nlmsg_len);
@@ -155,9 +155,9 @@ vdHostAddrList(GError **error)
     struct {
         struct nlmsghdr nh;
         struct ifaddrmsg ifa;
-    } req = { 0 };
-    struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
-    struct timeval tv = { .tv_sec = VD_HOST_NETLINK_TIMEOUT_S };
+    } req = {0};
+    struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
+    struct timeval tv = {.tv_sec = VD_HOST_NETLINK_TIMEOUT_S};
     g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func((GDestroyNotify)vdHostAddrFree);
     g_autofree guint8 *buf = NULL;
     const gsize buf_size = 64 * 1024;
@@ -355,7 +355,7 @@ vdStrvToJson(GStrv strv)
 
 typedef struct {
     const VdHostNetSource *src;
-    GPtrArray *v4routes;   /* VdDefaultRoute */
+    GPtrArray *v4routes; /* VdDefaultRoute */
     GPtrArray *v6routes;
 } VdNetCtx;
 
@@ -445,9 +445,9 @@ vdNetAddAddressing(VdNetCtx *ctx, const char *name, json_object *dev)
     json_object_object_add(dev, "ipv6gateway", json_object_new_string(gateway6 ? gateway6 : "::"));
     json_object_object_add(
         dev, "ipv4defaultroute",
-        json_object_new_boolean(ctx->v4routes->len &&
-                                g_str_equal(((VdDefaultRoute *)g_ptr_array_index(ctx->v4routes, 0))->dev,
-                                            name)));
+        json_object_new_boolean(
+            ctx->v4routes->len &&
+            g_str_equal(((VdDefaultRoute *)g_ptr_array_index(ctx->v4routes, 0))->dev, name)));
     json_object_object_add(dev, "dhcpv4", json_object_new_boolean(dhcpv4));
     json_object_object_add(dev, "dhcpv6", json_object_new_boolean(dhcpv6));
     json_object_object_add(dev, "ipv6autoconf",
@@ -520,12 +520,12 @@ static const struct {
     const char *name;
     const char *def;
 } vdBondOptDefaults[] = {
-    { "miimon", "0" },          { "updelay", "0" },          { "downdelay", "0" },
-    { "arp_interval", "0" },    { "arp_ip_target", "" },     { "arp_validate", "0" },
-    { "lacp_rate", "0" },       { "xmit_hash_policy", "0" }, { "primary", "" },
-    { "primary_reselect", "0" }, { "fail_over_mac", "0" },   { "ad_select", "0" },
-    { "use_carrier", "1" },     { "min_links", "0" },        { "all_slaves_active", "0" },
-    { "num_grat_arp", "1" },    { "num_unsol_na", "1" },     { "resend_igmp", "1" },
+    {"miimon", "0"},           {"updelay", "0"},          {"downdelay", "0"},
+    {"arp_interval", "0"},     {"arp_ip_target", ""},     {"arp_validate", "0"},
+    {"lacp_rate", "0"},        {"xmit_hash_policy", "0"}, {"primary", ""},
+    {"primary_reselect", "0"}, {"fail_over_mac", "0"},    {"ad_select", "0"},
+    {"use_carrier", "1"},      {"min_links", "0"},        {"all_slaves_active", "0"},
+    {"num_grat_arp", "1"},     {"num_unsol_na", "1"},     {"resend_igmp", "1"},
 };
 
 static char *
@@ -649,7 +649,7 @@ vdHostNetCapsFill(const VdHostNetSource *src, json_object *caps)
     g_autoptr(GPtrArray) vlan_cfg = vlan_text ? vdVlanConfigParse(vlan_text) : NULL;
     g_auto(GStrv) names = vdHostNetLinkNames(src->sys_class_net, NULL);
     g_auto(GStrv) nameservers = vdResolvConfNameservers(resolv_text);
-    VdNetCtx ctx = { .src = src };
+    VdNetCtx ctx = {.src = src};
 
     ctx.v4routes = vdRouteV4DefaultsParse(route_text);
     ctx.v6routes = vdRouteV6DefaultsParse(route6_text);

@@ -21,14 +21,14 @@
 #define VD_HOST_FAKE_NICS_DEFAULT "dummy_*,veth_*"
 
 typedef struct {
-    int family;          /* AF_INET or AF_INET6 */
+    int family; /* AF_INET or AF_INET6 */
     int ifindex;
-    char *label;         /* IFA_LABEL (IPv4) or the link name */
-    char *address;       /* textual address */
-    guint8 bin[16];      /* raw address (4 or 16 bytes used) */
+    char *label;    /* IFA_LABEL (IPv4) or the link name */
+    char *address;  /* textual address */
+    guint8 bin[16]; /* raw address (4 or 16 bytes used) */
     int prefixlen;
-    guint32 flags;       /* IFA_F_* */
-    int scope;           /* RT_SCOPE_* */
+    guint32 flags; /* IFA_F_* */
+    int scope;     /* RT_SCOPE_* */
 } VdHostAddr;
 
 void vdHostAddrFree(VdHostAddr *addr);
@@ -49,12 +49,12 @@ GPtrArray *vdHostAddrList(GError **error);
 char *vdHostAddrOwner(GPtrArray *addrs, const char *address);
 
 typedef struct {
-    const char *sys_class_net;       /* "/sys/class/net" */
-    const char *proc_root;           /* "/proc" */
-    const char *resolv_conf;         /* "/etc/resolv.conf" */
-    const char *const *hidden_nics;  /* globs ([vars] hidden_nics) */
-    const char *const *fake_nics;    /* globs (VD_HOST_FAKE_NICS_DEFAULT) */
-    GPtrArray *addrs;                /* VdHostAddr of the host */
+    const char *sys_class_net;      /* "/sys/class/net" */
+    const char *proc_root;          /* "/proc" */
+    const char *resolv_conf;        /* "/etc/resolv.conf" */
+    const char *const *hidden_nics; /* globs ([vars] hidden_nics) */
+    const char *const *fake_nics;   /* globs (VD_HOST_FAKE_NICS_DEFAULT) */
+    GPtrArray *addrs;               /* VdHostAddr of the host */
 } VdHostNetSource;
 
 /* Adds nics, bridges, vlans, bondings, nameservers and supportsIPv6 to

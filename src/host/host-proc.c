@@ -130,7 +130,7 @@ vdProcStatParse(const char *text, VdProcStat *out)
         if (g_str_equal(f[0], "cpu")) {
             have_total = vdCpuTimesParse(f, &out->total);
         } else if (g_str_has_prefix(f[0], "cpu")) {
-            VdCpuCoreTimes core = { 0 };
+            VdCpuCoreTimes core = {0};
             guint64 id;
 
             if (!vdParseU64(f[0] + 3, &id) || id > G_MAXINT || !vdCpuTimesParse(f, &core.t))
@@ -164,17 +164,17 @@ vdMeminfoParse(const char *text, VdMeminfo *out)
         const char *key;
         gsize offset;
     } keys[] = {
-        { "MemTotal", G_STRUCT_OFFSET(VdMeminfo, mem_total) },
-        { "MemFree", G_STRUCT_OFFSET(VdMeminfo, mem_free) },
-        { "MemAvailable", G_STRUCT_OFFSET(VdMeminfo, mem_available) },
-        { "Buffers", G_STRUCT_OFFSET(VdMeminfo, buffers) },
-        { "Cached", G_STRUCT_OFFSET(VdMeminfo, cached) },
-        { "FilePages", G_STRUCT_OFFSET(VdMeminfo, cached) }, /* per-node name */
-        { "SReclaimable", G_STRUCT_OFFSET(VdMeminfo, sreclaimable) },
-        { "SwapTotal", G_STRUCT_OFFSET(VdMeminfo, swap_total) },
-        { "SwapFree", G_STRUCT_OFFSET(VdMeminfo, swap_free) },
-        { "AnonHugePages", G_STRUCT_OFFSET(VdMeminfo, anon_huge_pages) },
-        { "Committed_AS", G_STRUCT_OFFSET(VdMeminfo, committed_as) },
+        {"MemTotal", G_STRUCT_OFFSET(VdMeminfo, mem_total)},
+        {"MemFree", G_STRUCT_OFFSET(VdMeminfo, mem_free)},
+        {"MemAvailable", G_STRUCT_OFFSET(VdMeminfo, mem_available)},
+        {"Buffers", G_STRUCT_OFFSET(VdMeminfo, buffers)},
+        {"Cached", G_STRUCT_OFFSET(VdMeminfo, cached)},
+        {"FilePages", G_STRUCT_OFFSET(VdMeminfo, cached)}, /* per-node name */
+        {"SReclaimable", G_STRUCT_OFFSET(VdMeminfo, sreclaimable)},
+        {"SwapTotal", G_STRUCT_OFFSET(VdMeminfo, swap_total)},
+        {"SwapFree", G_STRUCT_OFFSET(VdMeminfo, swap_free)},
+        {"AnonHugePages", G_STRUCT_OFFSET(VdMeminfo, anon_huge_pages)},
+        {"Committed_AS", G_STRUCT_OFFSET(VdMeminfo, committed_as)},
     };
     g_auto(GStrv) lines = vdLines(text);
 
@@ -229,8 +229,8 @@ vdPidStatParse(const char *text, VdPidStat *out)
     f = vdFields(rparen + 1);
     /* after comm: state(3) ppid(4) ... utime(14) stime(15) ... starttime(22);
      * f[0] is field 3 */
-    if (g_strv_length(f) < 20 || !vdParseU64(f[11], &st.utime) ||
-        !vdParseU64(f[12], &st.stime) || !vdParseU64(f[19], &st.starttime))
+    if (g_strv_length(f) < 20 || !vdParseU64(f[11], &st.utime) || !vdParseU64(f[12], &st.stime) ||
+        !vdParseU64(f[19], &st.starttime))
         return FALSE;
     *out = st;
     return TRUE;
@@ -389,7 +389,7 @@ vdNetDevParse(const char *text)
         c->tx_errors = v[10];
         c->tx_dropped = v[11];
         g_ptr_array_add(out, c);
-next:;
+    next:;
     }
     return out;
 }

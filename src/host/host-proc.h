@@ -26,20 +26,20 @@ gint64 vdHostReadInt(const char *path, gint64 fallback);
 /* ---- /proc/stat ---------------------------------------------------- */
 
 typedef struct {
-    guint64 user;   /* user + nice, as VDSM counts it */
+    guint64 user; /* user + nice, as VDSM counts it */
     guint64 sys;
     guint64 idle;
 } VdCpuTimes;
 
 typedef struct {
-    int id;         /* N of the "cpuN" line */
+    int id; /* N of the "cpuN" line */
     VdCpuTimes t;
 } VdCpuCoreTimes;
 
 typedef struct {
-    VdCpuTimes total;    /* the "cpu" line */
-    GArray *cores;       /* VdCpuCoreTimes, in file order */
-    gint64 btime;        /* boot time (epoch seconds), -1 when absent */
+    VdCpuTimes total; /* the "cpu" line */
+    GArray *cores;    /* VdCpuCoreTimes, in file order */
+    gint64 btime;     /* boot time (epoch seconds), -1 when absent */
 } VdProcStat;
 
 /* Returns FALSE when the aggregate "cpu" line is missing or malformed. */
@@ -69,9 +69,9 @@ void vdMeminfoParse(const char *text, VdMeminfo *out);
 /* ---- /proc/<pid>/stat ---------------------------------------------- */
 
 typedef struct {
-    guint64 utime;      /* clock ticks */
+    guint64 utime; /* clock ticks */
     guint64 stime;
-    guint64 starttime;  /* clock ticks after boot */
+    guint64 starttime; /* clock ticks after boot */
 } VdPidStat;
 
 /* Handles a comm holding spaces and parentheses.  FALSE when malformed. */
@@ -108,7 +108,7 @@ GPtrArray *vdNetDevParse(const char *text);
 
 typedef struct {
     char *dev;
-    char *gateway;   /* textual address */
+    char *gateway; /* textual address */
     guint32 metric;
 } VdDefaultRoute;
 
@@ -143,9 +143,9 @@ GStrv vdResolvConfNameservers(const char *text);
 /* ---- /proc/cpuinfo ------------------------------------------------- */
 
 typedef struct {
-    char *model;   /* "model name" (or "cpu" on POWER), "" when absent */
-    char *mhz;     /* "cpu MHz" as printed, "" when absent */
-    GStrv flags;   /* "flags" of the first processor, never NULL */
+    char *model; /* "model name" (or "cpu" on POWER), "" when absent */
+    char *mhz;   /* "cpu MHz" as printed, "" when absent */
+    GStrv flags; /* "flags" of the first processor, never NULL */
 } VdCpuInfo;
 
 void vdCpuInfoParse(const char *text, VdCpuInfo *out);

@@ -31,7 +31,9 @@ static guint vdSamplerGeneration;
 static gint vdKsmdPid; /* 0: not searched yet, -1: none */
 
 static const char *const vdHostDiskKeys[VD_HOST_DISK_PATHS] = {
-    "/var/log", "/var/run/vdsm/", "/tmp",
+    "/var/log",
+    "/var/run/vdsm/",
+    "/tmp",
 };
 
 const char *
@@ -148,7 +150,7 @@ vdSampleHugepages(VdHostSample *s)
     g_autoptr(GDir) dir = g_dir_open(root, 0, NULL);
 
     for (const char *name; dir && (name = g_dir_read_name(dir));) {
-        VdHostHugepageSample hp = { 0 };
+        VdHostHugepageSample hp = {0};
         g_autofree char *num = NULL;
         guint64 size;
 
@@ -158,10 +160,10 @@ vdSampleHugepages(VdHostSample *s)
         if (!g_ascii_string_to_unsigned(num, 10, 1, G_MAXUINT64, &size, NULL))
             continue;
         hp.size_kib = size;
-#define VD_HP(field)                                                                   \
-    do {                                                                               \
-        g_autofree char *p_ = g_build_filename(root, name, #field, NULL);              \
-        hp.field = vdHostReadInt(p_, 0);                                               \
+#define VD_HP(field)                                                                               \
+    do {                                                                                           \
+        g_autofree char *p_ = g_build_filename(root, name, #field, NULL);                          \
+        hp.field = vdHostReadInt(p_, 0);                                                           \
     } while (0)
         VD_HP(free_hugepages);
         VD_HP(nr_hugepages);
@@ -288,7 +290,7 @@ vdHostSampleTake(void)
 
     for (guint i = 0; i < topo->nodes->len; i++) {
         const VdHostNumaNode *node = g_ptr_array_index(topo->nodes, i);
-        VdHostNodeMemSample nm = { .node = node->id };
+        VdHostNodeMemSample nm = {.node = node->id};
         g_autofree char *path =
             g_strdup_printf("/sys/devices/system/node/node%d/meminfo", node->id);
         g_autofree char *text = vdHostReadFile(path);
@@ -368,8 +370,7 @@ vdSamplerTick(gpointer data)
         return G_SOURCE_CONTINUE;
     }
     vdSamplerBusy = TRUE;
-    task = g_task_new(NULL, vdSamplerCancel, vdSamplerDone,
-                      GUINT_TO_POINTER(vdSamplerGeneration));
+    task = g_task_new(NULL, vdSamplerCancel, vdSamplerDone, GUINT_TO_POINTER(vdSamplerGeneration));
     g_task_set_name(task, "host-sample");
     g_task_run_in_thread(task, vdSamplerThread);
     g_object_unref(task);
@@ -383,9 +384,10 @@ vdHostSamplerStart(GError **error)
     g_autoptr(GMainContext) ctx = NULL;
 
     if (interval <= 0 || interval > VD_HOST_SAMPLE_INTERVAL_MAX) {
-        g_set_error(error, VD_ERROR, VD_ERR_INVALID_CONFIGURATION,
-                    "[vars] host_sample_stats_interval must be 1..%d seconds, not %" G_GINT64_FORMAT,
-                    VD_HOST_SAMPLE_INTERVAL_MAX, interval);
+        g_set_error(
+            error, VD_ERROR, VD_ERR_INVALID_CONFIGURATION,
+            "[vars] host_sample_stats_interval must be 1..%d seconds, not %" G_GINT64_FORMAT,
+            VD_HOST_SAMPLE_INTERVAL_MAX, interval);
         return -1;
     }
     if (vdSamplerSource)

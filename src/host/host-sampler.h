@@ -23,8 +23,8 @@
 typedef struct {
     char *name;
     guint64 rx, tx, rx_dropped, tx_dropped, rx_errors, tx_errors;
-    gint64 speed;        /* Mbps, 0 when unknown */
-    char *state;         /* operstate: "up", "down", "unknown", ... */
+    gint64 speed; /* Mbps, 0 when unknown */
+    char *state;  /* operstate: "up", "down", "unknown", ... */
 } VdHostNicSample;
 
 typedef struct {
@@ -40,22 +40,22 @@ typedef struct {
 } VdHostNodeMemSample;
 
 typedef struct {
-    gint64 mono_us;          /* g_get_monotonic_time() when taking started */
-    double wall;             /* the same instant, seconds since the epoch */
-    VdProcStat stat;         /* CPU totals, per core, btime */
-    int ncpus;               /* online CPUs */
+    gint64 mono_us;  /* g_get_monotonic_time() when taking started */
+    double wall;     /* the same instant, seconds since the epoch */
+    VdProcStat stat; /* CPU totals, per core, btime */
+    int ncpus;       /* online CPUs */
     gboolean pid_valid;
-    VdPidStat pid;           /* this process */
+    VdPidStat pid; /* this process */
     gboolean ksmd_valid;
-    guint64 ksmd_ticks;      /* utime + stime of ksmd */
-    gint64 mem_used_pct;     /* VDSM's memUsed */
+    guint64 ksmd_ticks;  /* utime + stime of ksmd */
+    gint64 mem_used_pct; /* VDSM's memUsed */
     gint64 anon_huge_mib;
-    char *cpu_load;          /* 5-minute load average text */
+    char *cpu_load; /* 5-minute load average text */
     char *thp_state;
     gint64 disk_free_mib[VD_HOST_DISK_PATHS];
-    GArray *hugepages;       /* VdHostHugepageSample */
-    GArray *node_mem;        /* VdHostNodeMemSample */
-    GPtrArray *nics;         /* VdHostNicSample * */
+    GArray *hugepages; /* VdHostHugepageSample */
+    GArray *node_mem;  /* VdHostNodeMemSample */
+    GPtrArray *nics;   /* VdHostNicSample * */
 } VdHostSample;
 
 /* The VDSM key of diskStats slot @i. */

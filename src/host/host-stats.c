@@ -181,8 +181,9 @@ vdHostStatsProduce(const VdHostSample *first, const VdHostSample *last, long hz,
             vdsm_sys = 100.0 * vdDelta(first->pid.stime, last->pid.stime) / ticks_per_s / interval;
         }
         if (first->ksmd_valid && last->ksmd_valid)
-            ksm_cpu = (gint64)(100.0 * vdDelta(first->ksmd_ticks, last->ksmd_ticks) /
-                                   ticks_per_s / interval + 0.5);
+            ksm_cpu = (gint64)(100.0 * vdDelta(first->ksmd_ticks, last->ksmd_ticks) / ticks_per_s /
+                                   interval +
+                               0.5);
     }
     json_object_object_add(st, "cpuUser", vdJsonFixed(user, "%.2f"));
     json_object_object_add(st, "cpuSys", vdJsonFixed(sys, "%.2f"));
@@ -205,8 +206,8 @@ vdHostStatsProduce(const VdHostSample *first, const VdHostSample *last, long hz,
             cs = 100.0 * vdDelta(f->t.sys, c->t.sys) / ticks_per_s / interval;
         }
         o = json_object_new_object();
-        json_object_object_add(o, "nodeIndex",
-                               json_object_new_int(topo ? vdHostTopologyNodeOfCpu(topo, c->id) : 0));
+        json_object_object_add(
+            o, "nodeIndex", json_object_new_int(topo ? vdHostTopologyNodeOfCpu(topo, c->id) : 0));
         json_object_object_add(o, "cpuUser", vdJsonFixed(cu, "%.2f"));
         json_object_object_add(o, "cpuSys", vdJsonFixed(cs, "%.2f"));
         json_object_object_add(o, "cpuIdle", vdJsonFixed(MAX(0.0, 100.0 - cu - cs), "%.2f"));
@@ -316,10 +317,9 @@ vdStatsKsm(json_object *st)
     json_object_object_add(st, "ksmPages", json_object_new_int64(vdHostReadInt(pages, 0)));
     json_object_object_add(st, "ksmMergeAcrossNodes",
                            json_object_new_boolean(vdHostReadInt(merge, 1) == 1));
-    json_object_object_add(
-        st, "memShared",
-        json_object_new_int64(MAX(vdHostReadInt(sharing, 0), 0) * MAX(page_size, 0) /
-                              (1024 * 1024)));
+    json_object_object_add(st, "memShared",
+                           json_object_new_int64(MAX(vdHostReadInt(sharing, 0), 0) *
+                                                 MAX(page_size, 0) / (1024 * 1024)));
 }
 
 json_object *
@@ -328,7 +328,7 @@ vdHostStatsGet(void)
     g_autoptr(VdHostSample) first = NULL;
     g_autoptr(VdHostSample) last = NULL;
     VdHostVmCountersFunc counters_fn;
-    VdHostVmCounters counters = { 0 };
+    VdHostVmCounters counters = {0};
     g_autofree char *mem_text = NULL;
     g_autoptr(GDateTime) now = g_date_time_new_now_utc();
     g_autofree char *date = g_date_time_format(now, "%Y-%m-%dT%H:%M:%S GMT");
@@ -349,8 +349,9 @@ vdHostStatsGet(void)
 
     mem_text = vdHostReadFile("/proc/meminfo");
     vdMeminfoParse(mem_text, &mi);
-    mem_free = (MAX(mi.mem_free, 0) + MAX(mi.cached, 0) + MAX(mi.buffers, 0) +
-                MAX(mi.sreclaimable, 0)) / 1024;
+    mem_free =
+        (MAX(mi.mem_free, 0) + MAX(mi.cached, 0) + MAX(mi.buffers, 0) + MAX(mi.sreclaimable, 0)) /
+        1024;
 
     counters_fn = (VdHostVmCountersFunc)g_atomic_pointer_get(&vdHostVmCountersFn);
     if (counters_fn)
@@ -359,9 +360,9 @@ vdHostStatsGet(void)
     json_object_object_add(st, "memFree", json_object_new_int64(mem_free));
     json_object_object_add(
         st, "memAvailable",
-        json_object_new_int64(mem_free + counters.resident_mib - counters.mem_committed_mib -
-                              vdHostConfigInt("vars", "host_mem_reserve",
-                                              VD_HOST_MEM_RESERVE_DEFAULT)));
+        json_object_new_int64(
+            mem_free + counters.resident_mib - counters.mem_committed_mib -
+            vdHostConfigInt("vars", "host_mem_reserve", VD_HOST_MEM_RESERVE_DEFAULT)));
     json_object_object_add(st, "memCommitted", json_object_new_int64(counters.mem_committed_mib));
     json_object_object_add(st, "swapTotal", json_object_new_int64(MAX(mi.swap_total, 0) / 1024));
     json_object_object_add(st, "swapFree", json_object_new_int64(MAX(mi.swap_free, 0) / 1024));

@@ -18,12 +18,12 @@
 
 typedef struct {
     gint64 vm_count;
-    gint64 vm_active;             /* status Up */
-    gint64 vm_migrating;          /* incoming + outgoing */
-    gint64 incoming_migrations;   /* status Migration Destination */
-    gint64 outgoing_migrations;   /* status Migration Source */
-    gint64 mem_committed_mib;     /* memory promised to VMs (memCommitted) */
-    gint64 resident_mib;          /* RSS of the running QEMU processes */
+    gint64 vm_active;           /* status Up */
+    gint64 vm_migrating;        /* incoming + outgoing */
+    gint64 incoming_migrations; /* status Migration Destination */
+    gint64 outgoing_migrations; /* status Migration Source */
+    gint64 mem_committed_mib;   /* memory promised to VMs (memCommitted) */
+    gint64 resident_mib;        /* RSS of the running QEMU processes */
 } VdHostVmCounters;
 
 /* Fill @counters (zeroed by the caller).  Called from rpc worker threads. */

@@ -98,7 +98,7 @@ vdHostNumaNodeRead(const char *node_dir, int id)
     dir = g_dir_open(pages_dir, 0, NULL);
     for (const char *name; dir && (name = g_dir_read_name(dir));) {
         g_autofree char *nr_path = NULL;
-        VdHostNodePages p = { 0 };
+        VdHostNodePages p = {0};
         guint64 size;
         gint64 nr;
 
@@ -120,7 +120,7 @@ vdHostNumaNodeRead(const char *node_dir, int id)
     g_array_sort(node->pages, vdPagesCompare);
     if (node->total_kib >= 0) {
         /* like libvirt: the 4 KiB pages are the memory not taken by huge pages */
-        VdHostNodePages small = { 4, 0 };
+        VdHostNodePages small = {4, 0};
         guint64 huge_kib = 0;
 
         for (guint i = 0; i < node->pages->len; i++) {
@@ -197,7 +197,7 @@ vdHostTopologyRead(const char *sysfs_root)
     topo->cpus = g_array_new(FALSE, FALSE, sizeof(VdHostCpu));
     for (guint i = 0; i < topo->online->len; i++) {
         int cpu = g_array_index(topo->online, int, i);
-        VdHostCpu c = { 0 };
+        VdHostCpu c = {0};
         g_autofree char *sib_path = NULL;
         g_autofree char *sib = NULL;
 

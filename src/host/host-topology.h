@@ -20,25 +20,25 @@ typedef struct {
 } VdHostCpu;
 
 typedef struct {
-    guint64 size_kib;   /* page size */
-    guint64 total;      /* pages of that size on the node */
+    guint64 size_kib; /* page size */
+    guint64 total;    /* pages of that size on the node */
 } VdHostNodePages;
 
 typedef struct {
     int id;
-    GArray *cpus;       /* int, sorted */
-    gint64 total_kib;   /* MemTotal of the node, -1 when unknown */
-    GArray *distances;  /* int, one per node in id order */
-    GArray *pages;      /* VdHostNodePages: 4 KiB pages first, then huge pages */
+    GArray *cpus;      /* int, sorted */
+    gint64 total_kib;  /* MemTotal of the node, -1 when unknown */
+    GArray *distances; /* int, one per node in id order */
+    GArray *pages;     /* VdHostNodePages: 4 KiB pages first, then huge pages */
 } VdHostNumaNode;
 
 typedef struct {
-    GArray *online;     /* int, sorted */
-    GArray *cpus;       /* VdHostCpu of the online CPUs, by cpu_id */
-    GPtrArray *nodes;   /* VdHostNumaNode *, by id; never empty */
-    int sockets;        /* distinct physical packages */
-    int cores;          /* distinct thread-sibling sets (VDSM's cpuCores) */
-    int threads;        /* online CPUs */
+    GArray *online;   /* int, sorted */
+    GArray *cpus;     /* VdHostCpu of the online CPUs, by cpu_id */
+    GPtrArray *nodes; /* VdHostNumaNode *, by id; never empty */
+    int sockets;      /* distinct physical packages */
+    int cores;        /* distinct thread-sibling sets (VDSM's cpuCores) */
+    int threads;      /* online CPUs */
 } VdHostTopology;
 
 /* Never NULL: missing files give a one-node topology of the CPUs the

@@ -9,9 +9,9 @@
 #include <string.h>
 
 typedef struct {
-    GString *path;       /* element path, '/'-joined */
-    GArray *path_lens;   /* path->len before each push, to pop */
-    GString *text;       /* text of the current element */
+    GString *path;     /* element path, '/'-joined */
+    GArray *path_lens; /* path->len before each push, to pop */
+    GString *text;     /* text of the current element */
 } VdXmlWalk;
 
 static void
@@ -89,10 +89,10 @@ vdStrListAddUnique(GPtrArray *list, const char *s)
 typedef struct {
     VdXmlWalk w;
     VdVirtCaps *out;
-    char *guest_arch;      /* name of the <arch> being read */
-    char *guest_domain;    /* type of the <domain> being read */
+    char *guest_arch;   /* name of the <arch> being read */
+    char *guest_domain; /* type of the <domain> being read */
     char *machine_canonical;
-    GHashTable *machines;  /* "arch" or "arch/domaintype" -> GPtrArray */
+    GHashTable *machines; /* "arch" or "arch/domaintype" -> GPtrArray */
 } VdCapsParse;
 
 static GPtrArray *
@@ -179,7 +179,7 @@ vdVirtCapsParse(const char *xml, const char *arch, VdVirtCaps *out, GError **err
         .end_element = vdCapsEnd,
         .text = vdXmlText,
     };
-    VdCapsParse p = { 0 };
+    VdCapsParse p = {0};
     g_autoptr(GMarkupParseContext) ctx = NULL;
     GPtrArray *list;
     g_autofree char *kvm_key = NULL;
@@ -188,8 +188,8 @@ vdVirtCapsParse(const char *xml, const char *arch, VdVirtCaps *out, GError **err
     memset(out, 0, sizeof(*out));
     vdXmlWalkInit(&p.w);
     p.out = out;
-    p.machines = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-                                       (GDestroyNotify)g_ptr_array_unref);
+    p.machines =
+        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_ptr_array_unref);
     ctx = g_markup_parse_context_new(&parser, G_MARKUP_IGNORE_QUALIFIED, &p, NULL);
     ok = g_markup_parse_context_parse(ctx, xml, -1, error) &&
          g_markup_parse_context_end_parse(ctx, error);
@@ -235,7 +235,7 @@ vdVirtCapsClear(VdVirtCaps *caps)
 typedef struct {
     VdXmlWalk w;
     VdDomCaps *out;
-    char *mode;            /* name of the <mode> being read */
+    char *mode; /* name of the <mode> being read */
     gboolean mode_supported;
     gboolean model_usable;
 } VdDomCapsParse;
@@ -252,8 +252,7 @@ vdDomCapsStart(GMarkupParseContext *ctx, const char *name, const char **attr_nam
     if (g_str_equal(path, "domainCapabilities/cpu/mode")) {
         g_free(p->mode);
         p->mode = g_strdup(vdXmlAttr(attr_names, attr_values, "name"));
-        p->mode_supported =
-            g_strcmp0(vdXmlAttr(attr_names, attr_values, "supported"), "yes") == 0;
+        p->mode_supported = g_strcmp0(vdXmlAttr(attr_names, attr_values, "supported"), "yes") == 0;
     } else if (g_str_equal(path, "domainCapabilities/cpu/mode/model")) {
         p->model_usable = g_strcmp0(vdXmlAttr(attr_names, attr_values, "usable"), "yes") == 0;
     } else if (g_str_equal(path, "domainCapabilities/cpu/mode/feature") &&
@@ -291,7 +290,7 @@ vdDomCapsParse(const char *xml, VdDomCaps *out, GError **error)
         .end_element = vdDomCapsEnd,
         .text = vdXmlText,
     };
-    VdDomCapsParse p = { 0 };
+    VdDomCapsParse p = {0};
     g_autoptr(GMarkupParseContext) ctx = NULL;
     gboolean ok;
 

@@ -17,7 +17,7 @@ typedef struct {
      * <domain type='kvm'> element when it lists any, else those of the
      * <arch> element; each name followed by its canonical name, without
      * duplicates, in document order. */
-    GPtrArray *machines;  /* char *, owning */
+    GPtrArray *machines; /* char *, owning */
 } VdVirtCaps;
 
 /* Parse `virsh capabilities` XML.  @arch selects the guest architecture
@@ -27,11 +27,11 @@ void vdVirtCapsClear(VdVirtCaps *caps);
 
 typedef struct {
     /* <mode name='custom'> models with usable='yes', document order */
-    GPtrArray *usable_models;  /* char *, owning */
+    GPtrArray *usable_models; /* char *, owning */
     /* <mode name='host-model'> features with policy='require' */
-    GPtrArray *features;       /* char *, owning */
+    GPtrArray *features; /* char *, owning */
     /* <machine> of the domain capabilities (the default machine type) */
-    char *machine;             /* "" when absent */
+    char *machine; /* "" when absent */
 } VdDomCaps;
 
 /* Parse `virsh domcapabilities` XML.  FALSE with @error on malformed XML. */

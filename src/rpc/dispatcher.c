@@ -12,8 +12,12 @@ struct _VdRpcServer {
     GThreadPool *pool;
     guint queue_limit;
     double slow_threshold;
+    gint64 worker_timeout_us;
     gint ready;     /* atomic */
     gint in_flight; /* atomic */
+    GMutex running_lock;
+    GList *running; /* VdRpcTask* being run by a worker, under running_lock */
+    guint watchdog;
 };
 
 typedef struct {
@@ -35,6 +39,9 @@ typedef struct {
     guint index;
     const VdApiVerb *verb;
     json_object *params;
+    gint64 started;   /* monotonic µs, under running_lock */
+    gint64 warned_at; /* last "blocked" warning, under running_lock */
+    GList link;
 } VdRpcTask;
 
 static void
@@ -103,11 +110,24 @@ vdRpcWorker(gpointer data, gpointer user_data)
     gint64 start = g_get_monotonic_time();
     double elapsed;
 
+    task->link.data = task;
+    g_mutex_lock(&srv->running_lock);
+    task->started = start;
+    srv->running = g_list_concat(&task->link, srv->running);
+    g_mutex_unlock(&srv->running_lock);
+
     result = task->verb->handler(&ctx, task->params, &error);
+
+    g_mutex_lock(&srv->running_lock);
+    srv->running = g_list_remove_link(srv->running, &task->link);
+    g_mutex_unlock(&srv->running_lock);
     elapsed = (g_get_monotonic_time() - start) / 1e6;
     if (elapsed > srv->slow_threshold)
         g_info("slow call %s took %.3f s (flow_id=%s)", task->verb->name, elapsed,
                job->flow_id ? job->flow_id : "");
+    else
+        g_debug("RPC call %s %s in %.2f seconds (flow_id=%s)", task->verb->name,
+                error ? "failed" : "succeeded", elapsed, job->flow_id ? job->flow_id : "");
 
     if (!result && !error) {
         g_set_error(&error, VD_ERROR, VD_ERR_INTERNAL, "%s returned no result",
@@ -129,6 +149,31 @@ vdRpcWorker(gpointer data, gpointer user_data)
     vdRpcJobRelease(job, FALSE);
 }
 
+/* Like VDSM's executor without discard: a verb running longer than
+ * [rpc] worker_timeout is only reported (again every timeout), never
+ * abandoned. */
+static gboolean
+vdRpcWatchdog(gpointer data)
+{
+    VdRpcServer *srv = data;
+    gint64 now = g_get_monotonic_time();
+
+    g_mutex_lock(&srv->running_lock);
+    for (GList *l = srv->running; l; l = l->next) {
+        VdRpcTask *task = l->data;
+
+        if (now - task->started >= srv->worker_timeout_us &&
+            now - task->warned_at >= srv->worker_timeout_us) {
+            task->warned_at = now;
+            g_warning("Worker blocked: %s running for %.0f s (flow_id=%s)", task->verb->name,
+                      (now - task->started) / 1e6,
+                      task->job->flow_id ? task->job->flow_id : "");
+        }
+    }
+    g_mutex_unlock(&srv->running_lock);
+    return G_SOURCE_CONTINUE;
+}
+
 VdRpcServer *
 vdRpcServerNew(GMainContext *context, GError **error)
 {
@@ -144,9 +189,19 @@ vdRpcServerNew(GMainContext *context, GError **error)
     srv->context = g_main_context_ref(context);
     srv->queue_limit = (guint)(workers * per_worker);
     srv->slow_threshold = vdConfigGetDouble("rpc", "slow_call_threshold");
+    srv->worker_timeout_us = MAX(vdConfigGetInt("rpc", "worker_timeout"), 1) * G_USEC_PER_SEC;
+    g_mutex_init(&srv->running_lock);
     srv->pool = g_thread_pool_new(vdRpcWorker, srv, (gint)workers, TRUE, error);
     if (!srv->pool)
         return NULL;
+    {
+        GSource *watchdog = g_timeout_source_new_seconds(
+            (guint)MAX(1, MIN(10, srv->worker_timeout_us / G_USEC_PER_SEC / 2)));
+
+        g_source_set_callback(watchdog, vdRpcWatchdog, srv, NULL);
+        srv->watchdog = g_source_attach(watchdog, context);
+        g_source_unref(watchdog);
+    }
     return g_steal_pointer(&srv);
 }
 
@@ -155,8 +210,11 @@ vdRpcServerFree(VdRpcServer *srv)
 {
     if (!srv)
         return;
+    if (srv->watchdog)
+        g_source_remove(srv->watchdog);
     if (srv->pool)
         g_thread_pool_free(srv->pool, TRUE, FALSE);
+    g_mutex_clear(&srv->running_lock);
     if (srv->context)
         g_main_context_unref(srv->context);
     g_free(srv);

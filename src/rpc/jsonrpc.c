@@ -126,9 +126,18 @@ vdJsonRpcParse(const char *body, gsize len)
     if (len <= G_MAXINT)
         root = json_tokener_parse_ex(tok, body, (int)len);
     jerr = json_tokener_get_error(tok);
+    gboolean flushed = FALSE;
+
+    if (!root && jerr == json_tokener_continue) {
+        flushed = TRUE;
+        /* A bare number at the end of the body is only complete once the
+         * tokener sees a delimiter. */
+        root = json_tokener_parse_ex(tok, " ", 1);
+        jerr = json_tokener_get_error(tok);
+    }
     /* Accept trailing whitespace only; anything else after the value is an error. */
-    if (root && jerr == json_tokener_success) {
-        gsize used = json_tokener_get_parse_end(tok);
+    if (root && jerr == json_tokener_success && !flushed) {
+        gsize used = MIN((gsize)json_tokener_get_parse_end(tok), len);
 
         for (gsize i = used; i < len; i++) {
             if (!g_ascii_isspace(body[i]) && body[i] != '\0') {

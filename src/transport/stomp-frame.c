@@ -50,9 +50,9 @@ struct _VdStompParser {
     gsize scanned; /* bytes after @start already scanned for the current terminator */
 
     VdStompState state;
-    VdStompFrame *frame;  /* the frame being built (HEADERS and BODY states) */
-    gsize header_len;     /* bytes of command and header lines consumed for @frame */
-    gboolean has_length;  /* @frame carries a content-length */
+    VdStompFrame *frame; /* the frame being built (HEADERS and BODY states) */
+    gsize header_len;    /* bytes of command and header lines consumed for @frame */
+    gboolean has_length; /* @frame carries a content-length */
     gsize content_length;
 
     GQueue ready; /* complete VdStompFrame *, oldest first */
@@ -113,7 +113,7 @@ vdStompFrameGetHeader(const VdStompFrame *frame, const char *key)
 static void
 vdStompFrameTakeHeader(VdStompFrame *frame, char *key, char *value)
 {
-    VdStompHeader header = { key, value };
+    VdStompHeader header = {key, value};
 
     g_array_append_val(frame->headers, header);
 }
@@ -268,7 +268,9 @@ vdStompParserFree(VdStompParser *parser)
     g_free(parser);
 }
 
-static void G_GNUC_PRINTF(2, 3)
+static void vdStompParseError(GError **error, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+static void
 vdStompParseError(GError **error, const char *fmt, ...)
 {
     va_list ap;
@@ -485,10 +487,11 @@ vdStompHeadersDone(VdStompParser *parser, GError **error)
         }
         /* header_len <= max_frame was checked; the body and its NUL must fit. */
         if (length >= parser->max_frame - parser->header_len) {
-            vdStompParseError(error,
-                              "frame too large: content-length %.40s exceeds the limit of %"
-                              G_GSIZE_FORMAT " bytes",
-                              value, parser->max_frame);
+            vdStompParseError(
+                error,
+                "frame too large: content-length %.40s exceeds the limit of %" G_GSIZE_FORMAT
+                " bytes",
+                value, parser->max_frame);
             return -1;
         }
         parser->has_length = TRUE;

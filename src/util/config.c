@@ -21,6 +21,11 @@ static const VdConfigKey vdConfigTable[] = {
       "File holding the host UUID; when missing the SMBIOS/machine-id UUID is used." },
     { "vars", "host_sample_stats_interval", "15", "Seconds between host statistics samples." },
     { "vars", "hidden_nics", "w*,usb*", "Glob patterns of NICs left out of capabilities and stats." },
+    { "vars", "host_mem_reserve", "256", "MiB of host memory reserved for the host (reservedMem)." },
+    { "vars", "extra_mem_reserve", "65", "Extra MiB added to reservedMem." },
+    { "vars", "guest_ram_overhead", "65", "MiB of overhead per guest (guestOverhead)." },
+    { "vars", "fake_nics", "dummy_*,veth_*",
+      "Glob patterns of virtual NICs reported as NICs in capabilities." },
     /* [addresses] */
     { "addresses", "management_ip", "::",
       "Address to listen on; '::' falls back to 0.0.0.0 without IPv6." },

@@ -30,7 +30,9 @@ test_file_overlay(void)
                                       "[vars]\nssl = false\n[addresses]\nmanagement_port = 1234\n"
                                       "[nosuch]\nkey = 1\n",
                                       -1, &error));
+    g_test_expect_message(NULL, G_LOG_LEVEL_WARNING, "*unknown key [nosuch] key*");
     g_assert_cmpint(vdConfigLoad(path, &error), ==, 0);
+    g_test_assert_expected_messages();
     g_assert_false(vdConfigGetBool("vars", "ssl"));
     g_assert_cmpint(vdConfigGetInt("addresses", "management_port"), ==, 1234);
     g_assert_cmpint(vdConfigSet("rpc", "worker_threads", "2", &error), ==, 0);

@@ -1,5 +1,7 @@
 /* test-jsonrpc.c - JSON-RPC envelopes, batches and parameter binding. */
 #include "jsonrpc.h"
+
+#include <gio/gio.h>
 #include "vd-error.h"
 
 #include <string.h>

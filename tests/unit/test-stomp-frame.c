@@ -337,14 +337,15 @@ testHeartbeats(void)
 }
 
 /* A stream exercising every parser state, used for the split tests. */
-static const char splitStream[] = "\n"
-                                  "CONNECT\r\naccept-version:1.2\r\nheart-beat:0,24000\r\n\r\n\0"
-                                  "\r\n"
-                                  "SUBSCRIBE\ndestination:jms.queue.events\nack:auto\nid:a\\cb\n\n\0"
-                                  "SEND\ncontent-length:5\ndestination:q\n\na\0b\0c\0"
-                                  "\n\n"
-                                  "SEND\nreply-to:r\n\nno length body\0"
-                                  "DISCONNECT\nreceipt:1\n\n\0\n";
+static const char splitStream[] =
+    "\n"
+    "CONNECT\r\naccept-version:1.2\r\nheart-beat:0,24000\r\n\r\n\0"
+    "\r\n"
+    "SUBSCRIBE\ndestination:jms.queue.events\nack:auto\nid:a\\cb\n\n\0"
+    "SEND\ncontent-length:5\ndestination:q\n\na\0b\0c\0"
+    "\n\n"
+    "SEND\nreply-to:r\n\nno length body\0"
+    "DISCONNECT\nreceipt:1\n\n\0\n";
 
 static void
 checkSplitResult(GPtrArray *frames, guint beats, GPtrArray *reference)
@@ -396,7 +397,7 @@ testSplitEveryByte(void)
     /* Every 3-way split. */
     for (gsize a = 0; a <= len; a++) {
         for (gsize b = a; b <= len; b++) {
-            gsize two[2] = { a, b };
+            gsize two[2] = {a, b};
             g_autoptr(GPtrArray) frames = NULL;
 
             frames = parseCuts(splitStream, len, two, 2, BIG_LIMIT, BIG_LIMIT, &beats, &error);
@@ -417,7 +418,7 @@ testManyFrames(void)
 
     for (guint i = 0; i < count; i++) {
         g_autofree char *id = g_strdup_printf("%u", i);
-        const char *const headers[] = { "id", id, NULL };
+        const char *const headers[] = {"id", id, NULL};
 
         vdStompEncode(stream, "MESSAGE", headers, id, strlen(id));
         if (i % 2)
