@@ -5,6 +5,7 @@
 #include "config.h"
 #include "events.h"
 #include "jsonrpc.h"
+#include "log.h"
 #include "vd-error.h"
 
 struct _VdRpcServer {
@@ -126,8 +127,8 @@ vdRpcWorker(gpointer data, gpointer user_data)
         g_info("slow call %s took %.3f s (flow_id=%s)", task->verb->name, elapsed,
                job->flow_id ? job->flow_id : "");
     else
-        g_debug("RPC call %s %s in %.2f seconds (flow_id=%s)", task->verb->name,
-                error ? "failed" : "succeeded", elapsed, job->flow_id ? job->flow_id : "");
+        VD_DEBUG("RPC call %s %s in %.2f seconds (flow_id=%s)", task->verb->name,
+                 error ? "failed" : "succeeded", elapsed, job->flow_id ? job->flow_id : "");
 
     if (!result && !error) {
         g_set_error(&error, VD_ERROR, VD_ERR_INTERNAL, "%s returned no result",
@@ -266,6 +267,8 @@ vdRpcDispatchCall(VdRpcServer *srv, VdRpcJob *job, guint index, gboolean over_li
         };
         json_object *result = verb->handler(&ctx, params, &error);
 
+        VD_DEBUG("RPC call %s %s inline (flow_id=%s)", verb->name,
+                 result ? "succeeded" : "failed", job->flow_id ? job->flow_id : "");
         if (result) {
             if (!call->notification)
                 job->responses[index] = vdJsonRpcResponseNew(call->id, result);

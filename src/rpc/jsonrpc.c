@@ -147,6 +147,16 @@ vdJsonRpcParse(const char *body, gsize len)
             }
         }
     }
+    if (!root && jerr == json_tokener_success) {
+        /* the body was the JSON literal null: valid JSON, not a request */
+        VdJsonRpcCall *call = g_new0(VdJsonRpcCall, 1);
+
+        call->response = vdJsonRpcErrorNew(NULL, VD_ERR_INVALID_REQUEST,
+                                           "Invalid request: not a JSON object");
+        g_ptr_array_add(msg->calls, call);
+        json_tokener_free(tok);
+        return msg;
+    }
     if (!root || jerr != json_tokener_success) {
         VdJsonRpcCall *call = g_new0(VdJsonRpcCall, 1);
 

@@ -82,8 +82,12 @@ vdPendingTimeout(gpointer data)
     if (p->conn) {
         vdConnClose(p->conn, "detection timeout"); /* frees p through on_close */
     } else {
-        /* still in the TLS handshake: closing the socket fails the handshake */
-        g_socket_close(g_socket_connection_get_socket(p->socket_conn), NULL);
+        /* Still in the TLS handshake, which GIO may run in another thread
+         * blocked on the socket: shutdown wakes it and sends the FIN that a
+         * plain close from here would not. */
+        GSocket *sock = g_socket_connection_get_socket(p->socket_conn);
+
+        g_socket_shutdown(sock, TRUE, TRUE, NULL);
     }
     return G_SOURCE_REMOVE;
 }

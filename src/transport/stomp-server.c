@@ -181,9 +181,12 @@ vdStompClientReceipt(VdStompClient *client, const VdStompFrame *frame)
         vdStompClientSend(client, "RECEIPT", headers, NULL, 0);
 }
 
+/* Send a MESSAGE to every subscriber of @destination.  The frame's
+ * destination header is @header_destination (the mini-broker keeps the
+ * SEND's own destination when delivering to a prefix subscriber). */
 static guint
-vdStompDeliver(VdStompServer *srv, const char *destination, const char *const *extra_headers,
-               const char *body, gsize len)
+vdStompDeliver(VdStompServer *srv, const char *destination, const char *header_destination,
+               const char *const *extra_headers, const char *body, gsize len)
 {
     GPtrArray *list = g_hash_table_lookup(srv->destinations, destination);
     guint count = 0;
@@ -203,7 +206,7 @@ vdStompDeliver(VdStompServer *srv, const char *destination, const char *const *e
         headers = g_ptr_array_new();
 
         g_ptr_array_add(headers, (gpointer) "destination");
-        g_ptr_array_add(headers, (gpointer)destination);
+        g_ptr_array_add(headers, (gpointer)header_destination);
         g_ptr_array_add(headers, (gpointer) "content-type");
         g_ptr_array_add(headers, (gpointer) "application/json");
         g_ptr_array_add(headers, (gpointer) "subscription");
@@ -227,7 +230,7 @@ vdStompDeliver(VdStompServer *srv, const char *destination, const char *const *e
 guint
 vdStompServerPublish(VdStompServer *srv, const char *destination, const char *body, gsize len)
 {
-    return vdStompDeliver(srv, destination, NULL, body, len);
+    return vdStompDeliver(srv, destination, destination, NULL, body, len);
 }
 
 static void
@@ -475,7 +478,7 @@ vdStompCmdSend(VdStompClient *client, const VdStompFrame *frame)
         dot = strchr(dot, '.');
         if (dot)
             *dot = '\0';
-        delivered += vdStompDeliver(srv, prefix, (const char *const *)headers->pdata,
+        delivered += vdStompDeliver(srv, prefix, destination, (const char *const *)headers->pdata,
                                     frame->body, frame->body_len);
         if (dot) {
             *dot = '.';

@@ -100,6 +100,12 @@ vdLogSetLevelName(const char *name)
     return -1;
 }
 
+gboolean
+vdLogDebugEnabled(void)
+{
+    return g_atomic_int_get(&vdLogThreshold) <= 10;
+}
+
 const char *
 vdLogGetLevelName(void)
 {

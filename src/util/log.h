@@ -15,5 +15,15 @@ void vdLogInit(void);
  * ERROR, CRITICAL (case-insensitive).  Returns -1 for an unknown name. */
 int vdLogSetLevelName(const char *name);
 
+/* TRUE when debug messages are written; lets hot paths skip formatting. */
+gboolean vdLogDebugEnabled(void);
+
+/* g_debug that costs one atomic read when debug logging is off. */
+#define VD_DEBUG(...)                                                                             \
+    do {                                                                                          \
+        if (vdLogDebugEnabled())                                                                  \
+            g_debug(__VA_ARGS__);                                                                 \
+    } while (0)
+
 /* The current threshold as a level name. */
 const char *vdLogGetLevelName(void);

@@ -328,9 +328,6 @@ vdVmToEventDetails(VdVm *vm)
     return obj;
 }
 
-/* Used by vm-table.c: hand a waiter to a staging VM. */
-void vdVmAddStagingWaiter(VdVm *vm, VdVmWaiter *waiter);
-
 void
 vdVmAddStagingWaiter(VdVm *vm, VdVmWaiter *waiter)
 {

@@ -81,6 +81,9 @@ void vdVmWaiterFree(VdVmWaiter *waiter);
 void vdVmWaiterSignal(VdVmWaiter *waiter);
 /* Worker side: TRUE when signalled within @timeout_s. */
 gboolean vdVmWaiterWait(VdVmWaiter *waiter, double timeout_s);
+/* Main loop: signal @waiter (which gains a reference) when @vm leaves
+ * staging or is freed. */
+void vdVmAddStagingWaiter(VdVm *vm, VdVmWaiter *waiter);
 
 VdVm *vdVmNew(const char *id, const char *name, VdVmStatus status);
 void vdVmFree(VdVm *vm);

@@ -1,4 +1,4 @@
-/* spawn.h - the one way vdsm-c starts a child process.
+/* vd-spawn.h - the one way vdsm-c starts a child process.
  *
  * DESIGN: vdSpawnRun() runs a program from an argv (never through a
  * shell) and waits for it: posix_spawn() into a new process group with a
