@@ -113,16 +113,39 @@ vdJsonRpcCallFromJson(json_object *req)
     return call;
 }
 
+/* One tokener per thread, reset for each body: creating one costs more
+ * than parsing a small request. */
+static void
+vdJsonRpcTokenerFree(gpointer tok)
+{
+    json_tokener_free(tok);
+}
+
+static GPrivate vdJsonRpcTokener = G_PRIVATE_INIT(vdJsonRpcTokenerFree);
+
+static json_tokener *
+vdJsonRpcTokenerGet(void)
+{
+    json_tokener *tok = g_private_get(&vdJsonRpcTokener);
+
+    if (!tok) {
+        tok = json_tokener_new_ex(JSON_TOKENER_DEFAULT_DEPTH);
+        json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+        g_private_set(&vdJsonRpcTokener, tok);
+    }
+    json_tokener_reset(tok);
+    return tok;
+}
+
 VdJsonRpcMessage *
 vdJsonRpcParse(const char *body, gsize len)
 {
     VdJsonRpcMessage *msg = g_new0(VdJsonRpcMessage, 1);
-    json_tokener *tok = json_tokener_new_ex(JSON_TOKENER_DEFAULT_DEPTH);
+    json_tokener *tok = vdJsonRpcTokenerGet();
     json_object *root = NULL;
     enum json_tokener_error jerr;
 
     msg->calls = g_ptr_array_new_with_free_func(vdJsonRpcCallFree);
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
     if (len <= G_MAXINT)
         root = json_tokener_parse_ex(tok, body, (int)len);
     jerr = json_tokener_get_error(tok);
@@ -154,7 +177,6 @@ vdJsonRpcParse(const char *body, gsize len)
         call->response = vdJsonRpcErrorNew(NULL, VD_ERR_INVALID_REQUEST,
                                            "Invalid request: not a JSON object");
         g_ptr_array_add(msg->calls, call);
-        json_tokener_free(tok);
         return msg;
     }
     if (!root || jerr != json_tokener_success) {
@@ -163,10 +185,8 @@ vdJsonRpcParse(const char *body, gsize len)
         json_object_put(root);
         call->response = vdJsonRpcErrorNew(NULL, VD_ERR_PARSE, "Parse error");
         g_ptr_array_add(msg->calls, call);
-        json_tokener_free(tok);
         return msg;
     }
-    json_tokener_free(tok);
 
     if (json_object_is_type(root, json_type_array)) {
         gsize n = json_object_array_length(root);

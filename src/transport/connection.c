@@ -1,4 +1,11 @@
-/* connection.c - see connection.h for the design. */
+/* connection.c - see connection.h for the design.
+ *
+ * I/O is non-blocking on the streams' pollable interfaces (plain sockets
+ * and GTlsConnection both provide them): one persistent source per
+ * connection for reading, writes go straight to the socket and only when
+ * it is full is an output source attached until the queue drains.  That
+ * keeps a request/reply round trip at one poll wake-up and two syscalls,
+ * with no per-operation allocations. */
 #include "connection.h"
 
 #include <string.h>
@@ -8,21 +15,23 @@
 struct _VdConn {
     gint refs;
     GIOStream *stream;
+    GPollableInputStream *in;
+    GPollableOutputStream *out_stream;
     GSocketConnection *socket_conn;
     GCancellable *cancel;
     char *peer_address;
     char *local_address;
     char *name;
     guint8 *read_buf;
-    gboolean reading;
+    GSource *in_source;  /* attached while reading */
+    GSource *out_source; /* attached while the socket buffer is full */
+    gboolean is_tls;
     gboolean closed;
     gboolean close_after_flush;
-    GQueue out;        /* of GBytes */
-    gsize out_bytes;   /* queued, not yet written */
+    GQueue out;          /* of GBytes; the head may be partly written */
+    gsize out_offset;    /* bytes of the head already written */
+    gsize out_bytes;     /* queued, not yet written */
     gsize max_out;
-    gboolean writing;
-    GOutputVector *vecs;
-    guint n_vecs;
     gint64 last_read;
     gint64 last_write;
     VdConnDataFunc on_data;
@@ -64,7 +73,10 @@ vdConnNew(GIOStream *stream, GSocketConnection *socket_conn, gsize max_outgoing)
 
     conn->refs = 1;
     conn->stream = g_object_ref(stream);
+    conn->in = G_POLLABLE_INPUT_STREAM(g_io_stream_get_input_stream(stream));
+    conn->out_stream = G_POLLABLE_OUTPUT_STREAM(g_io_stream_get_output_stream(stream));
     conn->socket_conn = g_object_ref(socket_conn);
+    conn->is_tls = G_IS_TLS_CONNECTION(stream);
     conn->cancel = g_cancellable_new();
     conn->read_buf = g_malloc(VD_CONN_READ_SIZE);
     conn->max_out = max_outgoing;
@@ -91,7 +103,6 @@ vdConnUnref(VdConn *conn)
     if (!conn || !g_atomic_int_dec_and_test(&conn->refs))
         return;
     g_queue_clear_full(&conn->out, (GDestroyNotify)g_bytes_unref);
-    g_free(conn->vecs);
     g_clear_object(&conn->stream);
     g_clear_object(&conn->socket_conn);
     g_clear_object(&conn->cancel);
@@ -102,8 +113,6 @@ vdConnUnref(VdConn *conn)
     g_free(conn);
 }
 
-static void vdConnReadNext(VdConn *conn);
-
 static void
 vdConnStreamClosed(GObject *source, GAsyncResult *res, gpointer data)
 {
@@ -111,6 +120,15 @@ vdConnStreamClosed(GObject *source, GAsyncResult *res, gpointer data)
 
     g_io_stream_close_finish(G_IO_STREAM(source), res, NULL);
     vdConnUnref(conn);
+}
+
+static void
+vdConnDropSource(GSource **source)
+{
+    if (*source) {
+        g_source_destroy(*source);
+        g_clear_pointer(source, g_source_unref);
+    }
 }
 
 void
@@ -122,9 +140,12 @@ vdConnClose(VdConn *conn, const char *reason)
         return;
     conn->closed = TRUE;
     g_debug("closing connection %s: %s", conn->name, reason ? reason : "");
+    vdConnDropSource(&conn->in_source);
+    vdConnDropSource(&conn->out_source);
     g_cancellable_cancel(conn->cancel);
     g_queue_clear_full(&conn->out, (GDestroyNotify)g_bytes_unref);
     conn->out_bytes = 0;
+    conn->out_offset = 0;
     conn->on_close = NULL;
     conn->on_data = NULL;
     /* The socket is shut down at once so the peer sees EOF even if a TLS
@@ -145,66 +166,88 @@ vdConnSetCloseHook(VdConn *conn, VdConnCloseFunc hook, gpointer user_data)
     conn->close_hook_data = user_data;
 }
 
-static void
-vdConnWriteDone(GObject *source, GAsyncResult *res, gpointer data)
-{
-    VdConn *conn = data;
-    g_autoptr(GError) error = NULL;
-    gsize written = 0;
+static gboolean vdConnOnWritable(GObject *stream, gpointer data);
 
-    conn->writing = FALSE;
-    if (!g_output_stream_writev_all_finish(G_OUTPUT_STREAM(source), res, &written, &error)) {
-        if (!conn->closed)
-            vdConnClose(conn, error->message);
-        vdConnUnref(conn);
-        return;
-    }
-    for (guint i = 0; i < conn->n_vecs; i++) {
-        GBytes *b = g_queue_pop_head(&conn->out);
-
-        conn->out_bytes -= g_bytes_get_size(b);
-        g_bytes_unref(b);
-    }
-    conn->n_vecs = 0;
-    if (!conn->closed) {
-        if (!g_queue_is_empty(&conn->out)) {
-            /* more was queued meanwhile */
-            vdConnWriteData(conn, NULL, 0);
-        } else if (conn->close_after_flush) {
-            vdConnClose(conn, "flushed");
-        }
-    }
-    vdConnUnref(conn);
-}
-
-static void
+/* Write as much of the queue as the socket takes now, without blocking.
+ * Returns -1 after closing the connection on a write error. */
+static int
 vdConnFlush(VdConn *conn)
 {
-    guint n = g_queue_get_length(&conn->out);
-    guint i = 0;
+    while (!conn->closed && !g_queue_is_empty(&conn->out)) {
+        GOutputVector vecs[32];
+        guint n = 0;
+        gsize written = 0;
+        g_autoptr(GError) error = NULL;
+        GPollableReturn ret;
 
-    if (conn->writing || conn->closed || n == 0)
-        return;
-    if (n > 64)
-        n = 64;
-    g_free(conn->vecs);
-    conn->vecs = g_new0(GOutputVector, n);
-    for (GList *l = conn->out.head; l && i < n; l = l->next, i++) {
-        gsize size;
+        for (GList *l = conn->out.head; l && n < G_N_ELEMENTS(vecs); l = l->next, n++) {
+            gsize size;
+            const guint8 *data = g_bytes_get_data(l->data, &size);
 
-        conn->vecs[i].buffer = g_bytes_get_data(l->data, &size);
-        conn->vecs[i].size = size;
+            vecs[n].buffer = data;
+            vecs[n].size = size;
+            if (n == 0) {
+                vecs[0].buffer = data + conn->out_offset;
+                vecs[0].size = size - conn->out_offset;
+            }
+        }
+        ret = g_pollable_output_stream_writev_nonblocking(conn->out_stream, vecs, n, &written,
+                                                          conn->cancel, &error);
+        if (ret == G_POLLABLE_RETURN_WOULD_BLOCK)
+            break;
+        if (ret == G_POLLABLE_RETURN_FAILED) {
+            vdConnClose(conn, error ? error->message : "write failed");
+            return -1;
+        }
+        conn->out_bytes -= written;
+        /* drop what was written */
+        written += conn->out_offset;
+        conn->out_offset = 0;
+        while (written > 0) {
+            GBytes *head = g_queue_peek_head(&conn->out);
+            gsize size = g_bytes_get_size(head);
+
+            if (written < size) {
+                conn->out_offset = written;
+                break;
+            }
+            written -= size;
+            g_bytes_unref(g_queue_pop_head(&conn->out));
+        }
     }
-    conn->n_vecs = n;
-    conn->writing = TRUE;
-    g_output_stream_writev_all_async(g_io_stream_get_output_stream(conn->stream), conn->vecs, n,
-                                     G_PRIORITY_DEFAULT, conn->cancel, vdConnWriteDone,
-                                     vdConnRef(conn));
+    if (conn->closed)
+        return -1;
+    if (g_queue_is_empty(&conn->out)) {
+        vdConnDropSource(&conn->out_source);
+        if (conn->close_after_flush) {
+            vdConnClose(conn, "flushed");
+            return -1;
+        }
+    } else if (!conn->out_source) {
+        conn->out_source = g_pollable_output_stream_create_source(conn->out_stream, NULL);
+        g_source_set_callback(conn->out_source, G_SOURCE_FUNC(vdConnOnWritable), conn, NULL);
+        g_source_attach(conn->out_source, NULL);
+    }
+    return 0;
+}
+
+static gboolean
+vdConnOnWritable(GObject *stream, gpointer data)
+{
+    VdConn *conn = data;
+
+    vdConnRef(conn);
+    vdConnFlush(conn);
+    vdConnUnref(conn);
+    /* vdConnFlush drops the source itself once the queue is empty */
+    return G_SOURCE_CONTINUE;
 }
 
 int
 vdConnWrite(VdConn *conn, GBytes *bytes)
 {
+    int ret;
+
     if (conn->closed)
         return -1;
     if (bytes && g_bytes_get_size(bytes) > 0) {
@@ -218,8 +261,12 @@ vdConnWrite(VdConn *conn, GBytes *bytes)
         g_queue_push_tail(&conn->out, g_bytes_ref(bytes));
         conn->last_write = g_get_monotonic_time();
     }
-    vdConnFlush(conn);
-    return 0;
+    if (conn->out_source)
+        return 0; /* the socket is full; the source flushes when it drains */
+    vdConnRef(conn);
+    ret = vdConnFlush(conn);
+    vdConnUnref(conn);
+    return ret;
 }
 
 int
@@ -236,50 +283,49 @@ vdConnWriteData(VdConn *conn, const void *data, gsize len)
 void
 vdConnCloseAfterFlush(VdConn *conn, const char *reason)
 {
-    if (conn->closed)
+    if (conn->closed || conn->close_after_flush)
         return;
     g_debug("closing connection %s after flush: %s", conn->name, reason ? reason : "");
     conn->close_after_flush = TRUE;
     conn->on_data = NULL;
-    if (!conn->writing && g_queue_is_empty(&conn->out))
+    vdConnDropSource(&conn->in_source);
+    if (g_queue_is_empty(&conn->out))
         vdConnClose(conn, reason);
 }
 
-static void
-vdConnReadDone(GObject *source, GAsyncResult *res, gpointer data)
+/* At most this many reads per wake-up, so one busy client cannot starve
+ * the others. */
+#define VD_CONN_READS_PER_WAKEUP 8
+
+static gboolean
+vdConnOnReadable(GObject *stream, gpointer data)
 {
     VdConn *conn = data;
-    g_autoptr(GError) error = NULL;
-    gssize n;
 
-    conn->reading = FALSE;
-    n = g_input_stream_read_finish(G_INPUT_STREAM(source), res, &error);
-    if (conn->closed) {
-        vdConnUnref(conn);
-        return;
+    vdConnRef(conn);
+    for (int i = 0; i < VD_CONN_READS_PER_WAKEUP && conn->in_source; i++) {
+        g_autoptr(GError) error = NULL;
+        gssize n = g_pollable_input_stream_read_nonblocking(conn->in, conn->read_buf,
+                                                            VD_CONN_READ_SIZE, conn->cancel,
+                                                            &error);
+
+        if (n < 0 && g_error_matches(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+            break;
+        if (n <= 0) {
+            vdConnClose(conn, n == 0 ? "peer closed" : error->message);
+            break;
+        }
+        conn->last_read = g_get_monotonic_time();
+        if (conn->on_data)
+            conn->on_data(conn, (const char *)conn->read_buf, (gsize)n, conn->user_data);
+        /* A short read drained a plain socket; TLS may still hold
+         * decrypted records, so it reads on until WOULD_BLOCK. */
+        if (n < VD_CONN_READ_SIZE && !conn->is_tls)
+            break;
     }
-    if (n <= 0) {
-        vdConnClose(conn, n == 0 ? "peer closed" : error->message);
-        vdConnUnref(conn);
-        return;
-    }
-    conn->last_read = g_get_monotonic_time();
-    if (conn->on_data)
-        conn->on_data(conn, (const char *)conn->read_buf, (gsize)n, conn->user_data);
-    if (!conn->closed && !conn->close_after_flush)
-        vdConnReadNext(conn);
     vdConnUnref(conn);
-}
-
-static void
-vdConnReadNext(VdConn *conn)
-{
-    if (conn->reading || conn->closed)
-        return;
-    conn->reading = TRUE;
-    g_input_stream_read_async(g_io_stream_get_input_stream(conn->stream), conn->read_buf,
-                              VD_CONN_READ_SIZE, G_PRIORITY_DEFAULT, conn->cancel,
-                              vdConnReadDone, vdConnRef(conn));
+    /* vdConnClose and vdConnCloseAfterFlush destroy the source themselves */
+    return G_SOURCE_CONTINUE;
 }
 
 void
@@ -295,7 +341,14 @@ void
 vdConnStart(VdConn *conn, VdConnDataFunc on_data, VdConnCloseFunc on_close, gpointer user_data)
 {
     vdConnSetHandlers(conn, on_data, on_close, user_data);
-    vdConnReadNext(conn);
+    if (conn->in_source || conn->closed)
+        return;
+    conn->in_source = g_pollable_input_stream_create_source(conn->in, NULL);
+    g_source_set_callback(conn->in_source, G_SOURCE_FUNC(vdConnOnReadable), conn, NULL);
+    g_source_attach(conn->in_source, NULL);
+    /* TLS may already hold decrypted bytes that no poll will announce. */
+    if (g_pollable_input_stream_is_readable(conn->in))
+        g_source_set_ready_time(conn->in_source, 0);
 }
 
 gboolean

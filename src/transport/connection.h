@@ -2,13 +2,15 @@
  *
  * DESIGN: everything here runs on the main loop.  A VdConn wraps the
  * GIOStream of an accepted socket (plain, or the GTlsServerConnection on
- * top of it).  Reads are one g_input_stream_read_async at a time into a
- * fixed buffer; each chunk goes to the protocol's on_data callback.
- * Writes are queued GBytes flushed with one writev at a time; when more
- * than max_outgoing bytes are queued the client is not reading and the
- * connection is closed (it can never block the daemon or grow memory
- * without bound).  A VdConn is reference counted because replies computed
- * on workers may outlive the socket; after close every write is dropped.
+ * top of it) and uses its pollable, non-blocking side: one persistent
+ * source reads whatever arrived and hands each chunk to the protocol's
+ * on_data callback; a write goes straight to the socket, and only what
+ * the socket does not take is queued, with an output source attached
+ * until the queue drains.  When more than max_outgoing bytes are queued
+ * the client is not reading and the connection is closed (it can never
+ * block the daemon or grow memory without bound).  A VdConn is reference
+ * counted because replies computed on workers may outlive the socket;
+ * after close every write is dropped.
  */
 #pragma once
 

@@ -195,33 +195,34 @@ vdStompDeliver(VdStompServer *srv, const char *destination, const char *header_d
         return 0;
     /* A copy: a write error may close a client and edit the list. */
     g_autoptr(GPtrArray) subs = g_ptr_array_copy(list, NULL, NULL);
+    const char *headers[64];
+    guint n = 0;
+
+    headers[n++] = "destination";
+    headers[n++] = header_destination;
+    headers[n++] = "content-type";
+    headers[n++] = "application/json";
+    headers[n++] = "subscription";
+    n++; /* the subscription id, per subscriber */
+    for (guint j = 0; extra_headers && extra_headers[j] && n + 3 < G_N_ELEMENTS(headers); j += 2) {
+        if (g_str_equal(extra_headers[j], "destination") ||
+            g_str_equal(extra_headers[j], "subscription") ||
+            g_str_equal(extra_headers[j], "content-type") ||
+            g_str_equal(extra_headers[j], "content-length"))
+            continue;
+        headers[n++] = extra_headers[j];
+        headers[n++] = extra_headers[j + 1];
+    }
+    headers[n] = NULL;
     for (guint i = 0; i < subs->len; i++) {
         VdStompSub *sub = g_ptr_array_index(subs, i);
         GPtrArray *live = g_hash_table_lookup(srv->destinations, destination);
-        g_autoptr(GPtrArray) headers = NULL;
 
         /* An earlier send may have closed (and freed) this subscription. */
         if (!live || !g_ptr_array_find(live, sub, NULL))
             continue;
-        headers = g_ptr_array_new();
-
-        g_ptr_array_add(headers, (gpointer) "destination");
-        g_ptr_array_add(headers, (gpointer)header_destination);
-        g_ptr_array_add(headers, (gpointer) "content-type");
-        g_ptr_array_add(headers, (gpointer) "application/json");
-        g_ptr_array_add(headers, (gpointer) "subscription");
-        g_ptr_array_add(headers, sub->id);
-        for (guint j = 0; extra_headers && extra_headers[j]; j += 2) {
-            if (g_str_equal(extra_headers[j], "destination") ||
-                g_str_equal(extra_headers[j], "subscription") ||
-                g_str_equal(extra_headers[j], "content-type") ||
-                g_str_equal(extra_headers[j], "content-length"))
-                continue;
-            g_ptr_array_add(headers, (gpointer)extra_headers[j]);
-            g_ptr_array_add(headers, (gpointer)extra_headers[j + 1]);
-        }
-        g_ptr_array_add(headers, NULL);
-        vdStompClientSend(sub->client, "MESSAGE", (const char *const *)headers->pdata, body, len);
+        headers[5] = sub->id;
+        vdStompClientSend(sub->client, "MESSAGE", headers, body, len);
         count++;
     }
     return count;
