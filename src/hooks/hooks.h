@@ -40,8 +40,8 @@ typedef enum {
 typedef struct {
     const char *name;
     VdHookData data;
-    gboolean fatal; /* a failing script fails the operation (VDSM raiseError) */
-    int issue;      /* the vdsm-c issue that calls it; 0: its operation has no issue yet */
+    gboolean fatal;     /* a failing script fails the operation (VDSM raiseError) */
+    int issue;          /* the vdsm-c issue that calls it; 0: its operation has no issue yet */
     const char *caller; /* the operation that runs it */
 } VdHookPoint;
 

@@ -12,6 +12,8 @@
  */
 #include "host-caps.h"
 
+#include "hooks.h"
+
 #include "config.h"
 #include "host-config.h"
 #include "host-hwinfo.h"
@@ -449,7 +451,6 @@ vdCapsBuildStatic(void)
     }
     json_object_object_add(hba, "FC", json_object_new_array());
     json_object_object_add(caps, "HBAInventory", hba);
-    json_object_object_add(caps, "hooks", json_object_new_object());
 
     vdCpuInfoClear(&ci);
     return caps;
@@ -686,6 +687,9 @@ vdHostCapsGet(const char *local_address)
     json_object_object_add(caps, "ovnConfigured", json_object_new_boolean(FALSE));
     json_object_object_add(caps, "netConfigDirty",
                            json_object_new_string(vdHostNetConfigDirty() ? "True" : "False"));
+
+    /* installed hook scripts with their sha256: read per call, scripts change */
+    json_object_object_add(caps, "hooks", vdHooksInventory());
 
     owner = vdHostAddrOwner(addrs, local_address);
     json_object_object_add(caps, "lastClientIface", json_object_new_string(owner));

@@ -17,7 +17,8 @@
  * only from a worker thread, NEVER on the main loop: it fails with an error
  * when the calling thread owns the default main context.  It keeps no
  * global state, so any number of workers may spawn at once.  SIGPIPE is
- * blocked in the calling thread while it feeds stdin.
+ * blocked in the calling thread while it runs.  The process must not set
+ * SIGCHLD to SIG_IGN (the exit status would be lost; GLib does not).
  */
 #pragma once
 
@@ -51,14 +52,14 @@ typedef struct {
 } VdSpawnOptions;
 
 typedef struct {
-    int pid;              /* also the process group id */
-    int exit_status;      /* exit code, or -1 when killed by a signal */
-    int term_signal;      /* the signal that killed it, or 0 */
-    gboolean timed_out;   /* still running at the deadline, so it was killed */
-    char *out;            /* captured stdout, NUL-terminated (may hold NULs) */
+    int pid;            /* also the process group id */
+    int exit_status;    /* exit code, or -1 when killed by a signal */
+    int term_signal;    /* the signal that killed it, or 0 */
+    gboolean timed_out; /* still running at the deadline, so it was killed */
+    char *out;          /* captured stdout, NUL-terminated (may hold NULs) */
     gsize out_len;
     gboolean out_truncated;
-    char *err;            /* captured stderr, NUL-terminated */
+    char *err; /* captured stderr, NUL-terminated */
     gsize err_len;
     gboolean err_truncated;
     gint64 duration_us;

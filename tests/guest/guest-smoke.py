@@ -210,6 +210,14 @@ def main():
             s.t0 = t_start
             wait('guest-ping', lambda: qga(name, 'guest-ping', timeout=1) is not None, 120)
         chans, pty = live_sources(name)
+        try:
+            with open('/run/libvirt/qemu/%s.pid' % name) as f:
+                qpid = int(f.read())
+            with open('/proc/%d/status' % qpid) as f:
+                rss = [l.split()[1] for l in f if l.startswith('VmRSS:')][0]
+            print('    qemu resident memory: %d MiB' % (int(rss) // 1024))
+        except (OSError, ValueError, IndexError):
+            pass
         con = Console(pty)
         with Step('oVirt channel: connect, refresh -> all reports'):
             ch = Channel(chans['ovirt-guest-agent.0'])
@@ -221,14 +229,18 @@ def main():
         print('    reports:', ' '.join(sorted(byname)))
         print('    heartbeat:', json.dumps(byname['heartbeat']))
         print('    network-interfaces:', json.dumps(byname['network-interfaces']['interfaces']))
-        with Step('oVirt: lock-screen, login, log-off -> session events'):
+        with Step('oVirt: lock-screen, login, log-off (+ qemu-ga users)'):
             ch.send({'__name__': 'lock-screen'})
             ch.read_until(['session-lock'], 10)
             ch.send({'__name__': 'login', 'username': 'alice@example', 'password': 'secret'})
             m = ch.read_until(['session-logon', 'active-user'], 10)
             assert [x for x in m if x['__name__'] == 'active-user'][-1]['name'] == 'alice@example'
+            users = qga(name, 'guest-get-users')
+            assert [u['user'] for u in users] == ['alice@example'], users
             ch.send({'__name__': 'log-off'})
             ch.read_until(['session-logoff'], 10)
+            assert qga(name, 'guest-get-users') == [], 'utmp not cleared'
+        print('    qemu-ga guest-get-users while logged in:', json.dumps(users))
         with Step('oVirt: next heartbeat (period 5 s)'):
             ch.read_until(['heartbeat'], 12)
         with Step('guest-exec: read /run/ovirt-agent.log'):
@@ -275,6 +287,8 @@ def main():
         with Step('virsh shutdown --mode acpi -> shut off'):
             virsh('shutdown', '--mode', 'acpi', name)
             wait('shut off', lambda: state(name) == 'shut off', 60)
+            with open('/var/log/vdsm-c/guest/%s.console' % name, 'rb') as f:
+                assert b'acpi: power button' in f.read(), 'acpid did not run the power action'
         with Step('virsh start again'):
             virsh('start', name)
         with Step('start -> oVirt agent heartbeat (from start)'):

@@ -1,5 +1,6 @@
-/* vd-spawn.c - see vd-spawn.h.  (Named like vd-error: a plain spawn.h would
- * hide the system <spawn.h> on the include path.)
+/* spawn.c - see vd-spawn.h.  (The header is prefixed like vd-error.h: a
+ * plain spawn.h in src/util would hide the system <spawn.h> on the include
+ * path of every file in the project.)
  *
  * DESIGN: everything happens on the calling (worker) thread.  The child is
  * created with posix_spawn() (glibc uses CLONE_VFORK, so nothing of ours
@@ -32,7 +33,7 @@
 #define VD_SPAWN_FALLBACK_TICK_MS 50
 
 typedef struct {
-    int fd;              /* read end, -1 once at EOF */
+    int fd; /* read end, -1 once at EOF */
     GByteArray *buf;
     gsize limit;
     gboolean truncated;
@@ -172,7 +173,7 @@ vdSpawnPidfdOpen(pid_t pid)
 static gboolean
 vdSpawnExited(pid_t pid)
 {
-    siginfo_t info = { 0 };
+    siginfo_t info = {0};
 
     if (waitid(P_PID, pid, &info, WEXITED | WNOHANG | WNOWAIT) < 0)
         return errno == ECHILD;
@@ -265,19 +266,19 @@ int
 vdSpawnRun(const char *const *argv, const VdSpawnOptions *opts, VdSpawnResult **result,
            GError **error)
 {
-    static const VdSpawnOptions defaults = { 0 };
+    static const VdSpawnOptions defaults = {0};
     g_autofree char *path = NULL;
     g_autoptr(GPtrArray) envp = NULL;
     g_autoptr(VdSpawnResult) res = NULL;
-    int in_pipe[2] = { -1, -1 }, out_pipe[2] = { -1, -1 }, err_pipe[2] = { -1, -1 };
-    VdSpawnSink out = { -1, NULL, 0, FALSE }, err = { -1, NULL, 0, FALSE };
+    int in_pipe[2] = {-1, -1}, out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
+    VdSpawnSink out = {-1, NULL, 0, FALSE}, err = {-1, NULL, 0, FALSE};
     int in_fd = -1, pidfd = -1, status = 0, rc;
     gsize in_off = 0;
     gboolean exited = FALSE, sigpipe_was_pending;
     gint64 start = 0, deadline, kill_at = 0;
     enum { RUNNING, TERM_SENT, KILL_SENT } stage = RUNNING;
     sigset_t pipe_set, old_mask, pending;
-    pid_t pid = -1;
+    pid_t pid = -1, reaped;
 
     g_return_val_if_fail(argv && argv[0], -1);
     if (!opts)
@@ -330,8 +331,8 @@ vdSpawnRun(const char *const *argv, const VdSpawnOptions *opts, VdSpawnResult **
             vdSpawnCloseFd(&in_fd);
     }
     pidfd = vdSpawnPidfdOpen(pid);
-    deadline = start + (gint64)(opts->timeout_ms ? opts->timeout_ms : VD_SPAWN_DEFAULT_TIMEOUT_MS)
-                           * 1000;
+    deadline =
+        start + (gint64)(opts->timeout_ms ? opts->timeout_ms : VD_SPAWN_DEFAULT_TIMEOUT_MS) * 1000;
 
     /* A child that stops reading its stdin must not kill us with SIGPIPE. */
     sigemptyset(&pipe_set);
@@ -354,12 +355,13 @@ vdSpawnRun(const char *const *argv, const VdSpawnOptions *opts, VdSpawnResult **
 
         if (stage == RUNNING && now >= deadline) {
             res->timed_out = !exited;
-            g_debug("spawn: %s (pid %d) past its deadline, sending SIGTERM to its group",
-                    argv[0], pid);
+            g_debug("spawn: %s (pid %d) past its deadline, sending SIGTERM to its group", argv[0],
+                    pid);
             kill(-pid, SIGTERM);
             stage = TERM_SENT;
             kill_at = now + (gint64)(opts->kill_grace_ms ? opts->kill_grace_ms
-                                                         : VD_SPAWN_DEFAULT_KILL_GRACE_MS) * 1000;
+                                                         : VD_SPAWN_DEFAULT_KILL_GRACE_MS) *
+                                1000;
         } else if (stage == TERM_SENT && now >= kill_at) {
             kill(-pid, SIGKILL);
             stage = KILL_SENT;
@@ -367,19 +369,19 @@ vdSpawnRun(const char *const *argv, const VdSpawnOptions *opts, VdSpawnResult **
 
         if (in_fd >= 0) {
             idx_in = n;
-            pfd[n++] = (struct pollfd){ .fd = in_fd, .events = POLLOUT };
+            pfd[n++] = (struct pollfd){.fd = in_fd, .events = POLLOUT};
         }
         if (out.fd >= 0) {
             idx_out = n;
-            pfd[n++] = (struct pollfd){ .fd = out.fd, .events = POLLIN };
+            pfd[n++] = (struct pollfd){.fd = out.fd, .events = POLLIN};
         }
         if (err.fd >= 0) {
             idx_err = n;
-            pfd[n++] = (struct pollfd){ .fd = err.fd, .events = POLLIN };
+            pfd[n++] = (struct pollfd){.fd = err.fd, .events = POLLIN};
         }
         if (!exited && pidfd >= 0) {
             idx_pid = n;
-            pfd[n++] = (struct pollfd){ .fd = pidfd, .events = POLLIN };
+            pfd[n++] = (struct pollfd){.fd = pidfd, .events = POLLIN};
         }
 
         wake = stage == RUNNING ? deadline : stage == TERM_SENT ? kill_at : now + G_USEC_PER_SEC;
@@ -415,16 +417,20 @@ vdSpawnRun(const char *const *argv, const VdSpawnOptions *opts, VdSpawnResult **
     vdSpawnSinkDrain(&err);
     sigpending(&pending);
     if (!sigpipe_was_pending && sigismember(&pending, SIGPIPE)) {
-        static const struct timespec zero = { 0, 0 };
+        static const struct timespec zero = {0, 0};
 
         sigtimedwait(&pipe_set, NULL, &zero);
     }
     pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
 
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+    while ((reaped = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
         ;
     res->duration_us = g_get_monotonic_time() - start;
-    if (WIFSIGNALED(status)) {
+    if (reaped < 0) {
+        /* ECHILD: someone set SIGCHLD to SIG_IGN, so the kernel reaped it. */
+        g_warning("spawn: %s (pid %d): exit status lost: %s", argv[0], pid, g_strerror(errno));
+        res->exit_status = -1;
+    } else if (WIFSIGNALED(status)) {
         res->exit_status = -1;
         res->term_signal = WTERMSIG(status);
     } else {
@@ -434,9 +440,9 @@ vdSpawnRun(const char *const *argv, const VdSpawnOptions *opts, VdSpawnResult **
     res->out_truncated = out.truncated;
     res->err = vdSpawnSinkSteal(&err, &res->err_len);
     res->err_truncated = err.truncated;
-    g_debug("spawn: %s (pid %d) ended: status %d signal %d%s in %" G_GINT64_FORMAT " ms",
-            argv[0], pid, res->exit_status, res->term_signal,
-            res->timed_out ? " timed out" : "", res->duration_us / 1000);
+    g_debug("spawn: %s (pid %d) ended: status %d signal %d%s in %" G_GINT64_FORMAT " ms", argv[0],
+            pid, res->exit_status, res->term_signal, res->timed_out ? " timed out" : "",
+            res->duration_us / 1000);
     *result = g_steal_pointer(&res);
     rc = 0;
 
