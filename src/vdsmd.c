@@ -15,7 +15,9 @@
 #include "http.h"
 #include "listener.h"
 #include "log.h"
+#include "main-call.h"
 #include "stomp-server.h"
+#include "vm-manager.h"
 
 #include <errno.h>
 #include <glib-unix.h>
@@ -70,6 +72,33 @@ vdOpenGate(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
+/* The gate opens when VM recovery has finished and [devel] recovery_delay
+ * has passed, whichever comes last (main loop only). */
+typedef struct {
+    VdRpcServer *rpc;
+    int pending;
+} VdStartupGate;
+
+static void
+vdStartupGateRelease(VdStartupGate *gate)
+{
+    if (--gate->pending == 0)
+        vdOpenGate(gate->rpc);
+}
+
+static gboolean
+vdStartupDelayDone(gpointer data)
+{
+    vdStartupGateRelease(data);
+    return G_SOURCE_REMOVE;
+}
+
+static void
+vdStartupRecoveryDone(gpointer data)
+{
+    vdStartupGateRelease(data);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -99,7 +128,10 @@ main(int argc, char **argv)
     g_autoptr(VdStompServer) stomp = NULL;
     g_autoptr(VdHttpServer) http = NULL;
     g_autoptr(VdListener) listener = NULL;
+    g_autoptr(VdHttpServer) metrics_http = NULL;
+    g_autoptr(VdListener) metrics_listener = NULL;
     gint64 delay;
+    VdStartupGate gate = { 0 };
 
     g_set_prgname("vdsmd");
     vdLogInit();
@@ -141,12 +173,26 @@ main(int argc, char **argv)
     g_info("vdsmd %s starting", VDSM_VERSION);
 
     loop = g_main_loop_new(NULL, FALSE);
+    vdMainCallInit(g_main_context_default());
     /* Bind and load keys first: they may need root. */
     if (!(rpc = vdRpcServerNew(g_main_context_default(), &error)) ||
         !(stomp = vdStompServerNew(rpc, &error)) || !(http = vdHttpServerNew(rpc, &error)) ||
         !(listener = vdListenerNew(stomp, http, &error))) {
         g_critical("cannot start: %s", error->message);
         return 1;
+    }
+    if (vdConfigGetInt("metrics", "http_port") > 0) {
+        VdListenerOptions opts = {
+            .address = vdConfigGetString("metrics", "http_address"),
+            .port = vdConfigGetInt("metrics", "http_port"),
+            .http = TRUE,
+        };
+
+        if (!(metrics_http = vdHttpServerNew(NULL, &error)) ||
+            !(metrics_listener = vdListenerNewWith(&opts, NULL, metrics_http, &error))) {
+            g_critical("cannot start the metrics port: %s", error->message);
+            return 1;
+        }
     }
     if (!no_drop && vdDropPrivileges(user ? user : "vdsm", &error) < 0) {
         g_critical("%s", error->message);
@@ -159,18 +205,32 @@ main(int argc, char **argv)
     g_unix_signal_add(SIGTERM, vdOnSignal, loop);
     g_unix_signal_add(SIGINT, vdOnSignal, loop);
     vdListenerStart(listener);
+    if (metrics_listener) {
+        vdListenerStart(metrics_listener);
+        g_info("metrics: plain HTTP on port %u", vdListenerPort(metrics_listener));
+    }
     g_info("vdsmd ready: listening on port %u (%s)", vdListenerPort(listener),
            vdConfigGetBool("vars", "ssl") ? "TLS" : "plain TCP");
 
+    /* VM recovery adopts libvirt's domains on its own thread; until it
+     * reports done (on the main loop) every call answers 99. */
+    gate.rpc = rpc;
+    gate.pending = 2;
+    if (vdVmManagerStart(vdStartupRecoveryDone, &gate, &error) < 0) {
+        g_critical("cannot start the VM manager: %s", error->message);
+        return 1;
+    }
     delay = vdConfigGetInt("devel", "recovery_delay");
     if (delay > 0)
-        g_timeout_add_seconds((guint)delay, vdOpenGate, rpc);
+        g_timeout_add_seconds((guint)delay, vdStartupDelayDone, &gate);
     else
-        vdOpenGate(rpc);
+        vdStartupGateRelease(&gate);
 
     g_main_loop_run(loop);
     g_info("vdsmd stopping");
+    vdVmManagerStop();
     vdHostSamplerStop();
+    g_clear_pointer(&metrics_listener, vdListenerFree);
     g_clear_pointer(&listener, vdListenerFree);
     g_clear_pointer(&stomp, vdStompServerFree);
     return 0;

@@ -14,11 +14,12 @@ typedef struct {
 } VdHttpRoute;
 
 struct _VdHttpServer {
-    VdRpcServer *rpc;
+    VdRpcServer *rpc; /* NULL: no JSON-RPC endpoint */
     gsize max_body;
     gsize max_header;
-    GPtrArray *routes;
 };
+
+static GPtrArray *vdHttpRoutes; /* of VdHttpRoute, main loop only */
 
 typedef struct {
     gint refs;
@@ -154,7 +155,8 @@ vdHttpClientProcess(VdHttpClient *client)
     if (client->buf->len < head_len + (gsize)body_len)
         return; /* wait for the body */
 
-    if (g_str_equal(request_line[0], "POST") && g_str_equal(request_line[1], "/jsonrpc")) {
+    if (srv->rpc && g_str_equal(request_line[0], "POST") &&
+        g_str_equal(request_line[1], "/jsonrpc")) {
         VdRpcOrigin origin = {
             .peer_address = vdConnPeerAddress(client->conn),
             .local_address = vdConnLocalAddress(client->conn),
@@ -175,8 +177,8 @@ vdHttpClientProcess(VdHttpClient *client)
                           client, vdHttpRpcDone);
         return;
     }
-    for (guint i = 0; i < srv->routes->len; i++) {
-        VdHttpRoute *route = g_ptr_array_index(srv->routes, i);
+    for (guint i = 0; vdHttpRoutes && i < vdHttpRoutes->len; i++) {
+        VdHttpRoute *route = g_ptr_array_index(vdHttpRoutes, i);
         const char *content_type = NULL;
         int status = 500;
         g_autoptr(GBytes) out = NULL;
@@ -241,19 +243,6 @@ vdHttpServerAttach(VdHttpServer *srv, VdConn *conn, const char *data, gsize len)
         vdHttpClientOnData(conn, data, len, client);
 }
 
-void
-vdHttpServerAddRoute(VdHttpServer *srv, const char *method, const char *path,
-                     VdHttpRouteFunc func, gpointer user_data)
-{
-    VdHttpRoute *route = g_new0(VdHttpRoute, 1);
-
-    route->method = g_strdup(method);
-    route->path = g_strdup(path);
-    route->func = func;
-    route->user_data = user_data;
-    g_ptr_array_add(srv->routes, route);
-}
-
 static void
 vdHttpRouteFree(gpointer data)
 {
@@ -264,6 +253,20 @@ vdHttpRouteFree(gpointer data)
     g_free(route);
 }
 
+void
+vdHttpRoutesAdd(const char *method, const char *path, VdHttpRouteFunc func, gpointer user_data)
+{
+    VdHttpRoute *route = g_new0(VdHttpRoute, 1);
+
+    if (!vdHttpRoutes)
+        vdHttpRoutes = g_ptr_array_new_with_free_func(vdHttpRouteFree);
+    route->method = g_strdup(method);
+    route->path = g_strdup(path);
+    route->func = func;
+    route->user_data = user_data;
+    g_ptr_array_add(vdHttpRoutes, route);
+}
+
 VdHttpServer *
 vdHttpServerNew(VdRpcServer *rpc, GError **error)
 {
@@ -272,7 +275,6 @@ vdHttpServerNew(VdRpcServer *rpc, GError **error)
     srv->rpc = rpc;
     srv->max_body = (gsize)vdConfigGetInt("stomp", "max_frame_size");
     srv->max_header = (gsize)vdConfigGetInt("stomp", "max_header_size");
-    srv->routes = g_ptr_array_new_with_free_func(vdHttpRouteFree);
     return srv;
 }
 
@@ -281,6 +283,5 @@ vdHttpServerFree(VdHttpServer *srv)
 {
     if (!srv)
         return;
-    g_ptr_array_unref(srv->routes);
     g_free(srv);
 }

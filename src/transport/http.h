@@ -5,7 +5,8 @@
  * buffered, bounded by the frame limit).  A body goes to the same rpc
  * dispatcher as STOMP; the reply is the JSON-RPC response with status 200
  * (204 when there is nothing to answer).  Other paths can be routed to
- * handlers registered with vdHttpServerAddRoute (used for GET /metrics).
+ * handlers registered with vdHttpRoutesAdd (used for GET /metrics); the
+ * route table is process-wide and only touched on the main loop.
  */
 #pragma once
 
@@ -20,10 +21,15 @@ typedef struct _VdHttpServer VdHttpServer;
 typedef GBytes *(*VdHttpRouteFunc)(const char *path, const char **content_type, int *status,
                                    gpointer user_data);
 
+/* @rpc NULL: a server without the JSON-RPC endpoint (the plain metrics
+ * port), which serves only the routes. */
 VdHttpServer *vdHttpServerNew(VdRpcServer *rpc, GError **error);
 void vdHttpServerFree(VdHttpServer *srv);
-void vdHttpServerAddRoute(VdHttpServer *srv, const char *method, const char *path,
-                          VdHttpRouteFunc func, gpointer user_data);
+
+/* Register a route for every HTTP server of the process (the API port
+ * and the plain metrics port alike).  Main loop only; before serving. */
+void vdHttpRoutesAdd(const char *method, const char *path, VdHttpRouteFunc func,
+                     gpointer user_data);
 void vdHttpServerAttach(VdHttpServer *srv, VdConn *conn, const char *data, gsize len);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VdHttpServer, vdHttpServerFree)

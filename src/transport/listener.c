@@ -273,9 +273,24 @@ vdListenerLoadTls(VdListener *listener, GError **error)
 VdListener *
 vdListenerNew(VdStompServer *stomp, VdHttpServer *http, GError **error)
 {
+    VdListenerOptions opts = {
+        .address = vdConfigGetString("addresses", "management_ip"),
+        .port = vdConfigGetInt("addresses", "management_port"),
+        .tls = vdConfigGetBool("vars", "ssl"),
+        .stomp = vdConfigGetBool("vars", "jsonrpc_enable"),
+        .http = vdConfigGetBool("vars", "http_enable"),
+    };
+
+    return vdListenerNewWith(&opts, stomp, http, error);
+}
+
+VdListener *
+vdListenerNewWith(const VdListenerOptions *opts, VdStompServer *stomp, VdHttpServer *http,
+                  GError **error)
+{
     g_autoptr(VdListener) listener = g_new0(VdListener, 1);
-    const char *ip = vdConfigGetString("addresses", "management_ip");
-    gint64 port = vdConfigGetInt("addresses", "management_port");
+    const char *ip = opts->address;
+    gint64 port = opts->port;
     g_autoptr(GInetAddress) addr = NULL;
     g_autoptr(GSocketAddress) sa = NULL;
     g_autoptr(GSocketAddress) effective = NULL;
@@ -288,13 +303,13 @@ vdListenerNew(VdStompServer *stomp, VdHttpServer *http, GError **error)
     }
     listener->stomp = stomp;
     listener->http = http;
-    listener->http_enable = vdConfigGetBool("vars", "http_enable");
-    listener->stomp_enable = vdConfigGetBool("vars", "jsonrpc_enable");
+    listener->http_enable = opts->http && http;
+    listener->stomp_enable = opts->stomp && stomp;
     listener->timeout_s = (guint)CLAMP(vdConfigGetInt("vars", "ssl_handshake_timeout"), 1, 3600);
     listener->max_connections = (guint)CLAMP(vdConfigGetInt("stomp", "max_connections"), 1,
                                              100000);
     listener->max_outgoing = (gsize)MAX(vdConfigGetInt("stomp", "max_outgoing_bytes"), 65536);
-    if (vdConfigGetBool("vars", "ssl") && vdListenerLoadTls(listener, error) < 0)
+    if (opts->tls && vdListenerLoadTls(listener, error) < 0)
         return NULL;
 
     addr = g_inet_address_new_from_string(ip && *ip ? ip : "::");

@@ -26,6 +26,17 @@ static const VdConfigKey vdConfigTable[] = {
     { "vars", "guest_ram_overhead", "65", "MiB of overhead per guest (guestOverhead)." },
     { "vars", "fake_nics", "dummy_*,veth_*",
       "Glob patterns of virtual NICs reported as NICs in capabilities." },
+    /* [vars]: the VM layer (issue 3) */
+    { "vars", "max_concurrent_vm_creations", "8",
+      "VM start-up flows (create, restore) running at once; more wait in a queue "
+      "(docs/benchmarks-vm.md)." },
+    { "vars", "hibernation_dir", "/var/lib/vdsm/hibernation",
+      "Directory of hibernation images until storage domains exist (VM.hibernate handles)." },
+    { "vars", "guest_wait_timeout", "60",
+      "Seconds a started VM is reported as 'Powering up' before 'Up' (VDSM: 60)." },
+    { "vars", "user_shutdown_timeout", "30", "Default VM.shutdown delay in seconds." },
+    { "vars", "sys_shutdown_timeout", "120",
+      "Default VM.shutdown timeout: seconds each shutdown method gets." },
     /* [addresses] */
     { "addresses", "management_ip", "::",
       "Address to listen on; '::' falls back to 0.0.0.0 without IPv6." },
@@ -54,6 +65,11 @@ static const VdConfigKey vdConfigTable[] = {
     { "hooks", "hooks_dir", "/usr/libexec/vdsm/hooks",
       "Hook scripts directory: one sub-directory per hook point." },
     { "hooks", "timeout", "60", "Seconds a hook script may run before it is killed (counts as failed)." },
+    /* [metrics] */
+    { "metrics", "http_port", "0",
+      "Plain-HTTP port serving only GET /metrics to scrapers without client certificates; "
+      "0 turns it off." },
+    { "metrics", "http_address", "::", "Address of the plain metrics port." },
     /* [devel] */
     { "devel", "recovery_delay", "0",
       "Extra seconds start-up holds the ready gate (code 99); for tests only." },
