@@ -37,6 +37,15 @@ static const VdConfigKey vdConfigTable[] = {
     { "vars", "user_shutdown_timeout", "30", "Default VM.shutdown delay in seconds." },
     { "vars", "sys_shutdown_timeout", "120",
       "Default VM.shutdown timeout: seconds each shutdown method gets." },
+    /* [vars]: VM statistics sampling (issue 4) */
+    { "vars", "vm_sample_interval", "15",
+      "Seconds between bulk VM statistics samples (VDSM: 15)." },
+    { "vars", "vm_command_timeout", "60",
+      "Seconds after which a running VM whose newest stats are older is reported with "
+      "monitorResponse -1 (VDSM: 60)." },
+    { "vars", "nowait_domain_stats", "true",
+      "Ask libvirt for bulk stats with NOWAIT: a domain whose job is busy gives what it has "
+      "without waiting." },
     /* [addresses] */
     { "addresses", "management_ip", "::",
       "Address to listen on; '::' falls back to 0.0.0.0 without IPv6." },
@@ -61,6 +70,18 @@ static const VdConfigKey vdConfigTable[] = {
     { "stomp", "max_outgoing_bytes", "67108864",
       "Bytes queued to a client that does not read; past this it is disconnected." },
     { "stomp", "min_heartbeat", "1000", "Smallest heart-beat interval in ms (VDSM: 1000)." },
+    /* [sampling] (VM bulk stats; docs/sampling.md) */
+    { "sampling", "max_concurrent_calls", "4",
+      "Bulk stats calls one VM sample is split into, run concurrently (1..8)." },
+    { "sampling", "block_sample_interval", "60",
+      "Seconds between VM samples that include block (disk) stats; other samples leave them "
+      "out." },
+    { "sampling", "stats_call_timeout", "3",
+      "Seconds a bulk stats call may take before its domains are checked: a domain whose QEMU "
+      "monitor has been busy half that long is unresponsive, the others are sampled again." },
+    { "sampling", "unresponsive_ttl", "40",
+      "Seconds an unresponsive domain is left out of sampling before it is checked again "
+      "(VDSM: 40)." },
     /* [hooks] (VDSM hard-codes the directory; the timeout is ours) */
     { "hooks", "hooks_dir", "/usr/libexec/vdsm/hooks",
       "Hook scripts directory: one sub-directory per hook point." },

@@ -16,5 +16,29 @@ virConnectPtr vdLibvirtGet(GError **error);
  * message "<what>: <libvirt message>". */
 void vdLibvirtSetError(GError **error, int code, const char *what);
 
+/* --- events, keepalive, reconnection (used by the VM layer) ------------
+ * vdLibvirtStartEvents registers libvirt's default event loop and runs it
+ * in a dedicated thread, enables keepalive on the connection, and starts
+ * a keeper thread that connects at once and reconnects (with backoff)
+ * whenever libvirt reports the connection closed.  Call it from main()
+ * before anything else opens the connection; a connection opened earlier
+ * is reopened.  vdLibvirtGet keeps working as before in both modes. */
+
+/* Called with the connection lock held on the thread that just opened
+ * (@on_connect) or is about to close (@on_close) a connection: register or
+ * deregister callbacks only; never call vdLibvirtGet from it. */
+typedef void (*VdLibvirtConnectHook)(virConnectPtr conn, gpointer data);
+/* Called on libvirt's event thread when the connection died: must not
+ * call libvirt. */
+typedef void (*VdLibvirtDisconnectHook)(gpointer data);
+
+void vdLibvirtSetHooks(VdLibvirtConnectHook on_connect, VdLibvirtDisconnectHook on_disconnect,
+                       VdLibvirtConnectHook on_close, gpointer data);
+int vdLibvirtStartEvents(GError **error);
+/* Stop the keeper and the event thread and close the connection (at exit). */
+void vdLibvirtStopEvents(void);
+/* TRUE while the connection is believed alive (any thread, no blocking). */
+gboolean vdLibvirtIsConnected(void);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(virConnect, virConnectClose)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(virDomain, virDomainFree)

@@ -12,6 +12,7 @@
 #include "vm-table.h"
 
 #include <errno.h>
+#include <libvirt/virterror.h>
 #include <glib/gstdio.h>
 
 /* Threads of the job pool (metadata writes, shutdown steps, hibernation).
@@ -36,6 +37,10 @@ static gint vdVmCreations; /* atomic: queued + running creations */
 static gboolean vdVmRecovered;       /* main loop */
 static GArray *vdVmHeldEvents;       /* VdVmEvent for unknown VMs, during recovery */
 static VdVmReadyFunc vdVmReadyCb;
+/* Callback ids on the current connection; only touched by the connection
+ * hooks, which libvirt-conn.c calls with its lock held. */
+static int vdVmLifecycleCbId = -1;
+static int vdVmRebootCbId = -1;
 static gpointer vdVmReadyData;
 
 /* --- pools ------------------------------------------------------------ */
@@ -177,15 +182,26 @@ vdVmManagerConnected(gpointer data)
 static void
 vdVmManagerOnConnect(virConnectPtr conn, gpointer data)
 {
-    if (virConnectDomainEventRegisterAny(conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-                                         VIR_DOMAIN_EVENT_CALLBACK(vdVmOnLifecycleCb), NULL,
-                                         NULL) < 0 ||
-        virConnectDomainEventRegisterAny(conn, NULL, VIR_DOMAIN_EVENT_ID_REBOOT,
-                                         VIR_DOMAIN_EVENT_CALLBACK(vdVmOnRebootCb), NULL,
-                                         NULL) < 0) {
+    vdVmLifecycleCbId = virConnectDomainEventRegisterAny(
+        conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_DOMAIN_EVENT_CALLBACK(vdVmOnLifecycleCb),
+        NULL, NULL);
+    vdVmRebootCbId = virConnectDomainEventRegisterAny(conn, NULL, VIR_DOMAIN_EVENT_ID_REBOOT,
+                                                      VIR_DOMAIN_EVENT_CALLBACK(vdVmOnRebootCb),
+                                                      NULL, NULL);
+    if (vdVmLifecycleCbId < 0 || vdVmRebootCbId < 0)
         g_warning("cannot register for libvirt domain events: %s", virGetLastErrorMessage());
-    }
     vdMainPost(vdVmManagerConnected, NULL, NULL);
+}
+
+/* With the connection lock held, before a connection is closed. */
+static void
+vdVmManagerOnClose(virConnectPtr conn, gpointer data)
+{
+    if (vdVmLifecycleCbId >= 0)
+        virConnectDomainEventDeregisterAny(conn, vdVmLifecycleCbId);
+    if (vdVmRebootCbId >= 0)
+        virConnectDomainEventDeregisterAny(conn, vdVmRebootCbId);
+    vdVmLifecycleCbId = vdVmRebootCbId = -1;
 }
 
 static gpointer
@@ -289,7 +305,7 @@ vdVmManagerStart(VdVmReadyFunc ready, gpointer data, GError **error)
                g_strerror(errno));
 
     vdHostStatsSetVmCounters(vdVmManagerCounters);
-    vdLibvirtSetHooks(vdVmManagerOnConnect, vdVmManagerOnDisconnect, NULL);
+    vdLibvirtSetHooks(vdVmManagerOnConnect, vdVmManagerOnDisconnect, vdVmManagerOnClose, NULL);
     if (vdLibvirtStartEvents(error) < 0)
         return -1;
     vdVmRecoveryStart(vdVmManagerRecoveryDone, NULL);

@@ -1,8 +1,10 @@
 /* vm-metadata.c - see vm-metadata.h.  The block is held as an XML tree
- * whose element names are normalized to the ovirt-vm prefix on parse, so
- * lookups work on local names and formatting needs no namespace fix-ups. */
+ * whose element names are normalized to their local names on parse (the
+ * form virDomainSetMetadata takes and virDomainGetMetadata returns:
+ * libvirt puts every element of the block in the namespace itself). */
 #include "vm-metadata.h"
 
+#include "config.h"
 #include "xml-node.h"
 
 #include <stdlib.h>
@@ -15,8 +17,7 @@ struct _VdVmMetadata {
 static void
 vdVmMetadataNormalize(VdXmlNode *node)
 {
-    const char *local = vdXmlNodeLocalName(node);
-    g_autofree char *name = g_strdup_printf(VD_VM_METADATA_PREFIX ":%s", local);
+    g_autofree char *name = g_strdup(vdXmlNodeLocalName(node));
 
     g_free(node->name);
     node->name = g_steal_pointer(&name);
@@ -46,7 +47,7 @@ vdVmMetadataAdopt(VdXmlNode *root)
 VdVmMetadata *
 vdVmMetadataNew(void)
 {
-    return vdVmMetadataAdopt(vdXmlNodeNew(VD_VM_METADATA_PREFIX ":vm"));
+    return vdVmMetadataAdopt(vdXmlNodeNew("vm"));
 }
 
 void
@@ -76,7 +77,8 @@ vdVmMetadataIsBlock(const VdXmlNode *node)
     if (!g_str_equal(vdXmlNodeLocalName(node), "vm"))
         return FALSE;
     uri = vdXmlNodeLookupNamespace(node, prefix);
-    return g_strcmp0(uri, VD_VM_METADATA_URI) == 0;
+    /* virDomainGetMetadata answers with a bare <vm> (no namespace). */
+    return g_strcmp0(uri, VD_VM_METADATA_URI) == 0 || (!uri && !*prefix && !node->parent);
 }
 
 VdVmMetadata *
@@ -120,10 +122,7 @@ vdVmMetadataFromDomainXml(const char *domain_xml, GError **error)
 char *
 vdVmMetadataFormat(const VdVmMetadata *md)
 {
-    g_autoptr(VdXmlNode) root = vdXmlNodeCopy(md->root);
-
-    vdXmlNodeSetAttr(root, "xmlns:" VD_VM_METADATA_PREFIX, VD_VM_METADATA_URI);
-    return vdXmlNodeToString(root);
+    return vdXmlNodeToString(md->root);
 }
 
 /* --- scalars -------------------------------------------------------- */
@@ -203,11 +202,8 @@ vdVmMetadataSetTyped(VdVmMetadata *md, const char *key, const char *type, const 
 {
     VdXmlNode *node = vdVmMetadataFind(md, key);
 
-    if (!node) {
-        g_autofree char *name = g_strdup_printf(VD_VM_METADATA_PREFIX ":%s", key);
-
-        node = vdXmlNodeAppend(md->root, vdXmlNodeNew(name));
-    }
+    if (!node)
+        node = vdXmlNodeAppend(md->root, vdXmlNodeNew(key));
     g_ptr_array_set_size(node->children, 0);
     vdXmlNodeSetAttr(node, "type", type);
     vdXmlNodeSetText(node, text);
@@ -259,13 +255,10 @@ vdVmMetadataSetCustom(VdVmMetadata *md, const char *name, const char *value)
     VdXmlNode *prop;
 
     if (!custom)
-        custom = vdXmlNodeAppend(md->root, vdXmlNodeNew(VD_VM_METADATA_PREFIX ":custom"));
+        custom = vdXmlNodeAppend(md->root, vdXmlNodeNew("custom"));
     prop = vdXmlNodeChild(custom, name);
-    if (!prop) {
-        g_autofree char *ename = g_strdup_printf(VD_VM_METADATA_PREFIX ":%s", name);
-
-        prop = vdXmlNodeAppend(custom, vdXmlNodeNew(ename));
-    }
+    if (!prop)
+        prop = vdXmlNodeAppend(custom, vdXmlNodeNew(name));
     vdXmlNodeSetText(prop, value);
 }
 
@@ -326,4 +319,10 @@ vdVmMetadataClearExitInfo(VdVmMetadata *md)
     vdVmMetadataRemove(md, "exitCode");
     vdVmMetadataRemove(md, "exitReason");
     vdVmMetadataRemove(md, "exitMessage");
+}
+
+const char *
+vdVmMetadataAgentTag(void)
+{
+    return vdConfigGetString("vars", "run_dir");
 }

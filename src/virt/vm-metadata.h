@@ -13,8 +13,10 @@
  * not interpret (devices, jobs, ...) are kept verbatim, so a block written
  * by the engine or by VDSM survives a read-modify-write.  The block is
  * read either from a whole domain XML or from virDomainGetMetadata's
- * answer, and written as the element text virDomainSetMetadata takes
- * (with VIR_DOMAIN_METADATA_ELEMENT, prefix "ovirt-vm" and the URI below).
+ * answer (a bare <vm>), and written as the element text
+ * virDomainSetMetadata takes: unprefixed, without a namespace declaration
+ * (libvirt adds prefix "ovirt-vm" and the URI below to every element;
+ * declaring the prefix ourselves makes it fail).
  * No I/O and no globals: any thread.
  */
 #pragma once
@@ -24,6 +26,13 @@
 #define VD_VM_METADATA_URI "http://ovirt.org/vm/1.0"
 #define VD_VM_METADATA_PREFIX "ovirt-vm"
 
+/* vdsm-c's one key of its own: which agent writes this VM's block (the
+ * agent's [vars] run_dir).  Several vdsmd may share one libvirtd (tests
+ * do); each writes only the blocks it tagged, so one that merely
+ * recovered another's VM cannot overwrite exit information it had to
+ * guess.  A block without the tag (written by VDSM) is written by us. */
+#define VD_VM_METADATA_AGENT_KEY "vdsmcAgent"
+
 typedef struct _VdVmMetadata VdVmMetadata;
 
 /* An empty block. */
@@ -31,7 +40,8 @@ VdVmMetadata *vdVmMetadataNew(void);
 void vdVmMetadataFree(VdVmMetadata *md);
 VdVmMetadata *vdVmMetadataCopy(const VdVmMetadata *md);
 
-/* Parse the block itself (`<ovirt-vm:vm ...>` or `<vm xmlns=URI>`). */
+/* Parse the block itself (`<ovirt-vm:vm xmlns:ovirt-vm=URI>`,
+ * `<vm xmlns=URI>`, or libvirt's bare `<vm>`). */
 VdVmMetadata *vdVmMetadataParse(const char *xml, GError **error);
 
 /* Find and parse the block inside a whole domain XML.  Returns NULL with
@@ -39,7 +49,8 @@ VdVmMetadata *vdVmMetadataParse(const char *xml, GError **error);
  * the XML cannot be parsed. */
 VdVmMetadata *vdVmMetadataFromDomainXml(const char *domain_xml, GError **error);
 
-/* The element text for virDomainSetMetadata. */
+/* The element text for virDomainSetMetadata (VIR_DOMAIN_METADATA_ELEMENT,
+ * key VD_VM_METADATA_PREFIX, uri VD_VM_METADATA_URI). */
 char *vdVmMetadataFormat(const VdVmMetadata *md);
 
 /* Typed access to top-level scalar keys.  Getters return FALSE (and leave
@@ -69,5 +80,8 @@ void vdVmMetadataSetExitInfo(VdVmMetadata *md, int exit_code, int exit_reason,
 gboolean vdVmMetadataGetExitInfo(const VdVmMetadata *md, int *exit_code, int *exit_reason,
                                  char **exit_message);
 void vdVmMetadataClearExitInfo(VdVmMetadata *md);
+
+/* This agent's tag (VD_VM_METADATA_AGENT_KEY): [vars] run_dir. */
+const char *vdVmMetadataAgentTag(void);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VdVmMetadata, vdVmMetadataFree)

@@ -113,6 +113,7 @@ vdVmRecoveryBuild(VdVmFound *f)
     const char *pause_code = NULL;
     VdVmStatus status = vdVmStateFromLibvirt(f->state, f->reason, &pause_code);
     double window = (double)vdConfigGetInt("vars", "guest_wait_timeout");
+    gboolean known_start = FALSE;
     VdVm *vm;
 
     if (vdVmTableLookup(f->id))
@@ -125,8 +126,10 @@ vdVmRecoveryBuild(VdVmFound *f)
 
         vdVmMetadataFree(vm->md);
         vm->md = g_steal_pointer(&f->md);
-        if (vdVmMetadataGetDouble(vm->md, "startTime", &start))
+        if (vdVmMetadataGetDouble(vm->md, "startTime", &start)) {
             vm->start_time = start;
+            known_start = TRUE;
+        }
     }
     vdVmSetLiveXml(vm, f->xml);
     if (status == VD_VM_STATUS_PAUSED)
@@ -146,7 +149,8 @@ vdVmRecoveryBuild(VdVmFound *f)
             vdVmSetDown(vm, code, reason, NULL);
             vdVmTableWriteMetadata(vm);
         }
-    } else if (status == VD_VM_STATUS_UP) {
+    } else if (status == VD_VM_STATUS_UP && known_start) {
+        /* Still inside the "Powering up" window it had before we died. */
         double age = g_get_real_time() / 1e6 - vm->start_time;
 
         if (age >= 0 && age < window) {
@@ -254,6 +258,15 @@ vdVmRecoveryAdoptOne(const char *id)
         return;
     if (!(f = vdVmRecoveryInspect(dom)))
         return;
+    if (!f->external) {
+        /* Only this daemon starts domains with the ovirt-vm block (and they
+         * are in the table before they start); one that appears otherwise
+         * belongs to another manager of this libvirtd. */
+        g_info("not adopting domain %s: it carries ovirt-vm metadata we did not write",
+               f->id);
+        vdVmFoundFree(f);
+        return;
+    }
     g_ptr_array_add(found, f);
     vdMainCall(vdVmRecoveryInsertOnMain, found);
 }

@@ -11,7 +11,8 @@
  * reported as external, shut-off external ones and libguestfs appliances
  * are ignored.  Recovery never starts, stops or destroys a domain:
  * running -> Up, paused -> Paused with its pause code, shut off -> Down
- * with the exit information saved in the metadata.
+ * with the exit information saved in the metadata (or, when none was
+ * saved, the one libvirt's shut-off reason implies, which is then saved).
  */
 #pragma once
 
@@ -22,7 +23,9 @@
  * runs on the main loop once every domain is in the table. */
 void vdVmRecoveryStart(GSourceFunc done, gpointer data);
 
-/* Job pool: adopt the one domain @id (not in the table yet). */
+/* Job pool: adopt the one domain @id (not in the table yet) that started
+ * after recovery, as an external VM.  A domain carrying ovirt-vm metadata
+ * is left alone: this daemon starts all of those itself. */
 void vdVmRecoveryAdoptOne(const char *id);
 
 /* Job pool: compare every VM with libvirt after a reconnect and apply

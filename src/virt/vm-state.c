@@ -221,8 +221,10 @@ vdVmStateOnLifecycle(VdVmStatus status, VdVmIntent intent, int event, int detail
         break;
 
     case VIR_DOMAIN_EVENT_SHUTDOWN:
-        /* The guest started powering down (ACPI or from within). */
-        if (status == VD_VM_STATUS_UP && detail != VIR_DOMAIN_EVENT_SHUTDOWN_FINISHED) {
+        /* The guest started powering down (on an ACPI request or by
+         * itself).  SHUTDOWN_HOST is QEMU killed by a signal (a destroy):
+         * STOPPED follows at once. */
+        if (status == VD_VM_STATUS_UP && detail == VIR_DOMAIN_EVENT_SHUTDOWN_GUEST) {
             out->guest_event_set = TRUE;
             out->guest_event = intent == VD_VM_INTENT_REBOOT ? VD_VM_GUEST_REBOOTING
                                                              : VD_VM_GUEST_POWERING_DOWN;
@@ -292,7 +294,6 @@ vdVmStatePauseCode(int paused_reason)
         return "POSTCOPY";
     case VIR_DOMAIN_PAUSED_WATCHDOG:
     case VIR_DOMAIN_PAUSED_POSTCOPY_FAILED:
-    case VIR_DOMAIN_PAUSED_API_ERROR:
         return "EOTHER";
     default:
         return "NOERR";

@@ -2,6 +2,7 @@
  * vdVmMetadataWriteRun, the body of a metadata write job (job pool). */
 #include "vm-table.h"
 
+#include "config.h"
 #include "events.h"
 #include "libvirt-conn.h"
 #include "main-call.h"
@@ -279,6 +280,10 @@ vdVmMetadataWriteRun(gpointer data)
                                      VD_VM_METADATA_PREFIX, VD_VM_METADATA_URI, flags) == 0)
                 break;
             /* The domain may have stopped between the check and the write. */
+            if (virGetLastErrorCode() == VIR_ERR_NO_DOMAIN) {
+                g_debug("VM %s: domain gone before its metadata was written", w->id);
+                break;
+            }
             if (attempt == 1 || virGetLastErrorCode() != VIR_ERR_OPERATION_INVALID)
                 g_warning("VM %s: cannot write its metadata: %s", w->id,
                           virGetLastErrorMessage());
@@ -296,8 +301,16 @@ vdVmTableWriteMetadata(VdVm *vm)
 {
     VdVmMetadataWrite *w;
 
+    const char *agent = vdVmMetadataGetString(vm->md, VD_VM_METADATA_AGENT_KEY);
+
     if (vm->external)
         return; /* not ours to write */
+    if (agent && g_strcmp0(agent, vdVmMetadataAgentTag()) != 0) {
+        /* Started by another vdsmd on this libvirtd (tests run several):
+         * its own daemon writes what it knows. */
+        g_debug("VM %s: metadata belongs to the agent at %s; not written", vm->id, agent);
+        return;
+    }
     if (vm->md_writing) {
         vm->md_dirty = TRUE;
         return;

@@ -8,9 +8,13 @@ world-readable temporary directory.  After the test it gets SIGTERM; the
 test fails if vdsmd exited by itself, did not exit 0, or printed a
 sanitizer report, and a failing test shows the tail of vdsmd's log.
 
+start() returns once the port accepts connections and the ready gate has
+opened (requests no longer get 99), unless the config holds the gate with
+[devel] recovery_delay or the caller passes wait_ready=False.
+
 Per-test settings: @pytest.mark.vdsm_config({"rpc": {"worker_threads": 1}})
 for the `vdsmd`/`vdsmd_plain`/`any_vdsmd` fixtures, or call
-vdsmd_factory(ssl=..., overrides=...) directly.
+vdsmd_factory(ssl=..., overrides=..., wait_ready=...) directly.
 """
 
 import os
@@ -135,7 +139,11 @@ class Vdsmd:
             args.append("--no-drop-privileges")
         return args
 
-    def start(self):
+    def start(self, wait_ready=None):
+        """Start vdsmd, wait for its port and, unless the test holds the
+        ready gate with [devel] recovery_delay, for the gate to open."""
+        if wait_ready is None:
+            wait_ready = float(self.config.get("devel", {}).get("recovery_delay", 0)) <= 0
         assert VDSMD.exists(), "%s is not built" % VDSMD
         env = dict(os.environ)
         env.setdefault("VDSM_LOG_LEVEL", "DEBUG")  # a failing test shows the details
@@ -158,7 +166,25 @@ class Vdsmd:
                 raise AssertionError("vdsmd did not accept connections on port %d within %d s:\n%s"
                                      % (self.port, START_TIMEOUT, self.log_tail()))
             time.sleep(0.05)
+        if wait_ready:
+            self.wait_ready(deadline)
         return self
+
+    def wait_ready(self, deadline):
+        """Wait until the ready gate opens: requests stop getting 99."""
+        client = self.rpc()
+        try:
+            while True:
+                resp = client.call("Host.ping2", {})
+                if "error" not in resp:
+                    return
+                assert resp["error"]["code"] == 99, resp
+                if time.monotonic() > deadline:
+                    raise AssertionError("vdsmd still answers 99 after %d s:\n%s"
+                                         % (START_TIMEOUT, self.log_tail()))
+                time.sleep(0.05)
+        finally:
+            client.close()
 
     def terminate(self, sig=signal.SIGTERM, timeout=STOP_TIMEOUT):
         """Stop the daemon within the test; returns its exit status."""
@@ -265,10 +291,10 @@ def vdsmd_factory(request, workdir, trust_store):
     daemons = []
     request.node._vdsmd_daemons = daemons
 
-    def start(ssl=True, overrides=None, store=None):
+    def start(ssl=True, overrides=None, store=None, wait_ready=None):
         daemon = Vdsmd(workdir, store or trust_store, ssl=ssl, overrides=overrides)
         daemons.append(daemon)
-        return daemon.start()
+        return daemon.start(wait_ready=wait_ready)
 
     yield start
     problems = []

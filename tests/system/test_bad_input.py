@@ -258,7 +258,7 @@ def test_non_reading_client_does_not_block_others(any_vdsmd):
 
 def _send_quietly(sock, data):
     try:
-        sock.settimeout(20)
+        sock.settimeout(30)
         sock.sendall(data)
     except OSError:
         pass
@@ -271,8 +271,10 @@ def test_non_reading_client_disconnected_past_limit(vdsmd):
     assert lazy.connect().command == "CONNECTED"
     reply_to = "lazy.replies"
     lazy.subscribe(reply_to)
-    text = "q" * 16384
-    total_requests = 100  # about 1.6 MB of replies, 6 times the limit
+    # About 8 MB of replies: more than the kernel's socket buffers can absorb
+    # (tcp_wmem allows up to 4 MB) plus the 256 KiB limit.
+    text = "q" * 40000
+    total_requests = 200
     frames = b"".join(encode_frame("SEND", [("destination", REQUESTS), ("reply-to", reply_to)],
                                    json.dumps(request("Host.echo", {"text": text})))
                       for _ in range(total_requests))
@@ -281,7 +283,7 @@ def test_non_reading_client_disconnected_past_limit(vdsmd):
     time.sleep(3.0)  # replies pile up while we do not read
     vdsmd.assert_served()
     # Now read: the server must have given up on us before all replies came.
-    closed = lazy.wait_closed(15)
+    closed = lazy.wait_closed(30)
     messages = [f for f in lazy.received if f.command == "MESSAGE"]
     assert closed, "the non-reading client was not disconnected"
     assert len(messages) < total_requests, "all %d replies were kept for it" % len(messages)

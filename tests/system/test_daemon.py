@@ -49,7 +49,7 @@ def test_example_config_documents_every_key():
         assert "[%s]" % section in example, section
         for key, value in conf.items(section):
             assert re.search(r"^# %s = %s$" % (re.escape(key), re.escape(value)), example,
-                             re.M), "%s.%s = %s missing from vdsm.conf.example" % (section, key, value)
+                             re.M), "%s.%s = %s missing from vdsm.conf.example (run scripts/gen-conf-example.py)" % (section, key, value)
 
 
 def test_example_config_loads(tmp_path):

@@ -124,8 +124,11 @@ def test_stats_shape(stats):
     assert float(stats["elapsedTime"]) >= 0
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d GMT", stats["dateTime"]), \
         stats["dateTime"]
+    # VM counters: other work on this host's libvirtd may run guests, so
+    # only their shape and consistency are checked here.
     for key in ("vmCount", "vmActive", "vmMigrating"):
-        assert int(stats[key]) == 0, (key, stats[key])
+        assert int(stats[key]) >= 0, (key, stats[key])
+    assert int(stats["vmActive"]) <= int(stats["vmCount"]), stats
     assert isinstance(stats["network"], dict)
 
 

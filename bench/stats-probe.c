@@ -1,0 +1,277 @@
+/* stats-probe.c - the reference libvirt clients of bench/stats-bench.sh.
+ *
+ * DESIGN: one process, one connection, no event loop (so its CPU time is
+ * the client side of the calls alone).  It takes --samples full samples
+ * of every active domain, --pause seconds apart, in one of three ways:
+ *   bulk       one virConnectGetAllDomainStats(ACTIVE) with --groups
+ *              (0 = every group libvirt has: the reference);
+ *   split      the active domains split into --split concurrent
+ *              virDomainListGetStats calls (threads) with --groups;
+ *   perdomain  the pre-bulk way, per domain: virDomainGetInfo,
+ *              virDomainGetCPUStats, virDomainInterfaceStats per NIC,
+ *              virDomainGetBlockInfo + virDomainBlockStats per disk (the
+ *              device names are read from the XML once, before timing).
+ * It prints one JSON object: per-sample averages of wall time, its own
+ * CPU time, libvirtd's CPU time (from /proc/<pid>/stat, --libvirtd-pid),
+ * records and parameters seen, and its peak RSS.
+ *
+ * Usage: stats-probe [--uri URI] [--mode bulk|split|perdomain] [--groups N]
+ *                    [--split K] [--samples N] [--pause S] [--libvirtd-pid PID]
+ */
+#include <glib.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+static double
+nowMono(void)
+{
+    return g_get_monotonic_time() / 1e6;
+}
+
+static double
+selfCpu(void)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
+           ru.ru_stime.tv_usec / 1e6;
+}
+
+static double
+pidCpu(int pid)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/stat", pid);
+    g_autofree char *text = NULL;
+    char *p;
+    unsigned long long ut = 0, st = 0;
+
+    if (pid <= 0 || !g_file_get_contents(path, &text, NULL, NULL))
+        return 0;
+    p = strrchr(text, ')');
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return 0;
+    return (double)(ut + st) / sysconf(_SC_CLK_TCK);
+}
+
+typedef struct {
+    virDomainPtr *doms; /* NULL-terminated */
+    unsigned int groups;
+    int records, params;
+} SplitJob;
+
+static gpointer
+splitRun(gpointer data)
+{
+    SplitJob *job = data;
+    virDomainStatsRecordPtr *recs = NULL;
+    int n = virDomainListGetStats(job->doms, job->groups, &recs,
+                                  VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
+
+    job->records = n;
+    for (int i = 0; i < n; i++)
+        job->params += recs[i]->nparams;
+    if (recs)
+        virDomainStatsRecordListFree(recs);
+    return NULL;
+}
+
+typedef struct {
+    virDomainPtr dom;
+    GPtrArray *nics;  /* char* */
+    GPtrArray *disks; /* char* */
+} PerDom;
+
+/* Device names between <target dev='...'> of <interface>/<disk> elements:
+ * a crude scan is enough for the XML libvirt writes. */
+static void
+perDomDevices(PerDom *pd)
+{
+    g_autofree char *xml = virDomainGetXMLDesc(pd->dom, 0);
+    const char *p = xml;
+
+    pd->nics = g_ptr_array_new_with_free_func(g_free);
+    pd->disks = g_ptr_array_new_with_free_func(g_free);
+    while (p && (p = strchr(p, '<'))) {
+        gboolean nic = g_str_has_prefix(p, "<interface "), disk = g_str_has_prefix(p, "<disk ");
+        const char *end, *t;
+
+        p++;
+        if (!nic && !disk)
+            continue;
+        end = strstr(p, nic ? "</interface>" : "</disk>");
+        t = strstr(p, "<target dev='");
+        if (end && t && t < end) {
+            const char *q = t + strlen("<target dev='");
+            const char *e = strchr(q, '\'');
+
+            g_ptr_array_add(nic ? pd->nics : pd->disks, g_strndup(q, e - q));
+        }
+    }
+}
+
+static int
+perDomSample(PerDom *pds, int n, int *calls)
+{
+    for (int i = 0; i < n; i++) {
+        PerDom *pd = &pds[i];
+        virDomainInfo info;
+        virTypedParameterPtr params;
+        int np;
+
+        virDomainGetInfo(pd->dom, &info);
+        (*calls)++;
+        np = virDomainGetCPUStats(pd->dom, NULL, 0, -1, 1, 0);
+        if (np > 0) {
+            params = g_new0(virTypedParameter, np);
+            virDomainGetCPUStats(pd->dom, params, np, -1, 1, 0);
+            virTypedParamsClear(params, np);
+            g_free(params);
+        }
+        (*calls)++;
+        for (guint j = 0; j < pd->nics->len; j++) {
+            virDomainInterfaceStatsStruct st;
+
+            virDomainInterfaceStats(pd->dom, g_ptr_array_index(pd->nics, j), &st, sizeof(st));
+            (*calls)++;
+        }
+        for (guint j = 0; j < pd->disks->len; j++) {
+            virDomainBlockInfo bi;
+            virDomainBlockStatsStruct bs;
+
+            virDomainGetBlockInfo(pd->dom, g_ptr_array_index(pd->disks, j), &bi, 0);
+            virDomainBlockStats(pd->dom, g_ptr_array_index(pd->disks, j), &bs, sizeof(bs));
+            (*calls) += 2;
+        }
+    }
+    return n;
+}
+
+static void
+ignoreError(void *opaque, virErrorPtr err)
+{
+}
+
+int
+main(int argc, char **argv)
+{
+    g_autofree char *uri = g_strdup("qemu:///system");
+    g_autofree char *mode = g_strdup("bulk");
+    int groups = 0, split = 4, samples = 10, libvirtd_pid = 0;
+    double pause = 0.5;
+    GOptionEntry entries[] = {
+        { "uri", 0, 0, G_OPTION_ARG_STRING, &uri, "libvirt URI", "URI" },
+        { "mode", 0, 0, G_OPTION_ARG_STRING, &mode, "bulk, split or perdomain", "MODE" },
+        { "groups", 0, 0, G_OPTION_ARG_INT, &groups, "VIR_DOMAIN_STATS_* mask (0: all)", "N" },
+        { "split", 0, 0, G_OPTION_ARG_INT, &split, "concurrent calls (split mode)", "K" },
+        { "samples", 0, 0, G_OPTION_ARG_INT, &samples, "samples to take", "N" },
+        { "pause", 0, 0, G_OPTION_ARG_DOUBLE, &pause, "seconds between samples", "S" },
+        { "libvirtd-pid", 0, 0, G_OPTION_ARG_INT, &libvirtd_pid, "libvirtd's pid", "PID" },
+        { NULL },
+    };
+    g_autoptr(GOptionContext) octx = g_option_context_new("- libvirt stats reference client");
+    g_autoptr(GError) error = NULL;
+    virConnectPtr conn;
+    virDomainPtr *doms = NULL;
+    int ndoms;
+    double wall = 0, cpu = 0, lcpu = 0, t0, c0, l0;
+    long records = 0, params = 0;
+    int calls = 0;
+    PerDom *pds = NULL;
+    struct rusage ru;
+
+    g_option_context_add_main_entries(octx, entries, NULL);
+    if (!g_option_context_parse(octx, &argc, &argv, &error)) {
+        fprintf(stderr, "stats-probe: %s\n", error->message);
+        return 2;
+    }
+    virSetErrorFunc(NULL, ignoreError);
+    conn = virConnectOpen(uri);
+    if (!conn) {
+        fprintf(stderr, "stats-probe: cannot connect to %s: %s\n", uri, virGetLastErrorMessage());
+        return 1;
+    }
+    ndoms = virConnectListAllDomains(conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+    if (ndoms < 0) {
+        fprintf(stderr, "stats-probe: %s\n", virGetLastErrorMessage());
+        return 1;
+    }
+    if (g_str_equal(mode, "perdomain")) {
+        pds = g_new0(PerDom, ndoms);
+        for (int i = 0; i < ndoms; i++) {
+            pds[i].dom = doms[i];
+            perDomDevices(&pds[i]);
+        }
+    }
+
+    for (int s = 0; s < samples; s++) {
+        if (s > 0 && pause > 0)
+            g_usleep((gulong)(pause * G_USEC_PER_SEC));
+        t0 = nowMono();
+        c0 = selfCpu();
+        l0 = pidCpu(libvirtd_pid);
+        if (g_str_equal(mode, "bulk")) {
+            virDomainStatsRecordPtr *recs = NULL;
+            int n = virConnectGetAllDomainStats(conn, (unsigned int)groups, &recs,
+                                                VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE);
+
+            for (int i = 0; i < n; i++)
+                params += recs[i]->nparams;
+            records += MAX(n, 0);
+            calls++;
+            if (recs)
+                virDomainStatsRecordListFree(recs);
+        } else if (g_str_equal(mode, "split")) {
+            int k = CLAMP(split, 1, MAX(ndoms, 1));
+            SplitJob *jobs = g_new0(SplitJob, k);
+            GThread **threads = g_new0(GThread *, k);
+
+            for (int j = 0; j < k; j++) {
+                int from = ndoms * j / k, to = ndoms * (j + 1) / k;
+
+                jobs[j].groups = (unsigned int)groups;
+                jobs[j].doms = g_new0(virDomainPtr, to - from + 1);
+                memcpy(jobs[j].doms, doms + from, (to - from) * sizeof(virDomainPtr));
+                threads[j] = g_thread_new("split", splitRun, &jobs[j]);
+            }
+            for (int j = 0; j < k; j++) {
+                g_thread_join(threads[j]);
+                records += MAX(jobs[j].records, 0);
+                params += jobs[j].params;
+                g_free(jobs[j].doms);
+                calls++;
+            }
+            g_free(jobs);
+            g_free(threads);
+        } else {
+            records += perDomSample(pds, ndoms, &calls);
+        }
+        wall += nowMono() - t0;
+        cpu += selfCpu() - c0;
+        lcpu += pidCpu(libvirtd_pid) - l0;
+    }
+    getrusage(RUSAGE_SELF, &ru);
+    printf("{\"mode\": \"%s\", \"groups\": %d, \"split\": %d, \"domains\": %d, \"samples\": %d, "
+           "\"wall_ms\": %.3f, \"cpu_ms\": %.3f, \"libvirtd_cpu_ms\": %.3f, "
+           "\"records_per_sample\": %.1f, \"params_per_sample\": %.1f, \"calls_per_sample\": %.1f, "
+           "\"maxrss_kib\": %ld}\n",
+           mode, groups, split, ndoms, samples, wall * 1000 / samples, cpu * 1000 / samples,
+           lcpu * 1000 / samples, (double)records / samples, (double)params / samples,
+           (double)calls / samples, ru.ru_maxrss);
+    for (int i = 0; i < ndoms; i++) {
+        if (pds) {
+            g_ptr_array_unref(pds[i].nics);
+            g_ptr_array_unref(pds[i].disks);
+        }
+        virDomainFree(doms[i]);
+    }
+    g_free(pds);
+    free(doms);
+    virConnectClose(conn);
+    return 0;
+}

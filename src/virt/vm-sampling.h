@@ -1,0 +1,97 @@
+/* vm-sampling.h - periodic bulk VM statistics that no stuck VM can block
+ * (VDSM's VMBulkstatsMonitor + StatsCache, vdsm-facts §4.3).
+ *
+ * DESIGN: threads and data.
+ *   - A timer on the main loop fires every [vars] vm_sample_interval.  It
+ *     only re-evaluates monitorResponse (publishing VM_status events for
+ *     changes) and pushes one "tick" job to the sampler pool unless the
+ *     previous tick is still running.  The main loop never calls libvirt.
+ *   - The sampler pool (a GThreadPool of at most VD_VM_SAMPLING_MAX_THREADS
+ *     threads, independent of the number of VMs) runs the tick and the
+ *     bulk calls.  The tick lists the active domains, splits the ones worth
+ *     asking into at most [sampling] max_concurrent_calls groups and runs
+ *     one virDomainListGetStats (NOWAIT) per group, concurrently, on the
+ *     one shared connection.  BLOCK stats are asked for every
+ *     [sampling] block_sample_interval only (and at once for a new VM).
+ *   - A call still running after [sampling] stats_call_timeout is "stuck":
+ *     its domains are checked with virDomainGetControlInfo; a domain whose
+ *     QEMU monitor has been busy that long is unresponsive (monitorResponse
+ *     "-1", skipped for [sampling] unresponsive_ttl seconds, then checked
+ *     again), the others are sampled again at once by a new call.  The
+ *     stuck call keeps its thread until libvirt returns; it never stacks:
+ *     the domain it waits on is not asked again while it is busy.
+ *   - The cache: per VM (keyed by UUID) the two newest samples, the two
+ *     newest samples with block stats, the device info from the domain
+ *     XML, the last-seen time and the unresponsive state, all under one
+ *     mutex that is only held for pointer swaps and short reads.  Each
+ *     sample's timestamp is taken before its call; a sample older than the
+ *     newest stored one for that VM (a call that was stuck) is dropped.
+ *     A VM that is no longer active in libvirt leaves the cache at the
+ *     next tick; results for a VM not in the cache are dropped.
+ *   - Readers (getStats on rpc workers or the main loop, /metrics on the
+ *     main loop) compute from the cache under the mutex and never call
+ *     libvirt.
+ */
+#pragma once
+
+#include <glib.h>
+#include <json-c/json.h>
+
+#include "vm-stats.h"
+
+/* Sampler threads at most: the tick, max_concurrent_calls calls, and
+ * calls stuck on unresponsive QEMUs. */
+#define VD_VM_SAMPLING_MAX_THREADS 12
+
+/* Start sampling (main thread, once the main context exists and the VM
+ * layer is started).  -1 with @error for invalid configuration. */
+int vdVmSamplingStart(GError **error);
+/* Stop the timer and the pool (main thread, at exit, before the VM layer
+ * closes the libvirt connection).  Calls stuck in libvirt are abandoned. */
+void vdVmSamplingStop(void);
+
+/* Any thread, no libvirt call: add the sample-derived VmStats members of
+ * VM @id to @stats (nothing when the VM has no sample yet). */
+void vdVmSamplingAddStats(const char *id, json_object *stats);
+/* Any thread: FALSE when VM @id is unresponsive (monitorResponse "-1"):
+ * its newest stats are older than [vars] vm_command_timeout, or a stats
+ * call on it timed out and it has not answered since.  TRUE for a VM the
+ * sampler does not know. */
+gboolean vdVmSamplingResponsive(const char *id);
+/* Any thread: the domain XML of VM @id changed (device hot-plug, balloon
+ * target): read it again at the next tick. */
+void vdVmSamplingInvalidate(const char *id);
+
+/* What the metrics exporter reads: references, released with
+ * vdVmSamplingSnapFree. */
+typedef struct {
+    char *id;
+    char *name;
+    VdVmSample *first, *last;   /* two newest samples (either may be NULL) */
+    VdVmSample *bfirst, *blast; /* two newest with block stats */
+    gboolean responsive;
+    gint64 last_seen_us;        /* monotonic time of the newest sample, or first seen */
+} VdVmSamplingSnap;
+
+void vdVmSamplingSnapFree(VdVmSamplingSnap *snap);
+/* Any thread: the snapshot of VM @id, or NULL when not sampled. */
+VdVmSamplingSnap *vdVmSamplingSnapGet(const char *id);
+
+/* Figures about the sampler itself (metrics, tests, benchmarks). */
+typedef struct {
+    guint64 ticks;              /* ticks that ran */
+    guint64 ticks_skipped;      /* ticks not started: the previous one still ran */
+    guint64 calls;              /* bulk calls made */
+    guint64 calls_stuck;        /* calls that outlived stats_call_timeout */
+    guint64 samples_dropped;    /* stale samples dropped */
+    guint calls_outstanding;    /* calls in libvirt right now */
+    guint vms;                  /* VMs in the cache */
+    guint unresponsive;         /* VMs reported unresponsive right now */
+    gint64 last_tick_us;        /* wall time of the last complete tick */
+    gint64 last_tick_end_mono;  /* monotonic end of the last tick, 0 before */
+    gsize cache_bytes;          /* bytes held by samples and device info */
+} VdVmSamplingFigures;
+
+void vdVmSamplingGetFigures(VdVmSamplingFigures *out);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VdVmSamplingSnap, vdVmSamplingSnapFree)

@@ -1,0 +1,793 @@
+/* vm-stats.c - see vm-stats.h.  Pure functions; any thread.
+ *
+ * Parsing is on the sampler's hot path (every VM, every interval), so it
+ * dispatches on the parameter name's first letters instead of looking
+ * each name up in a table, and allocates only the sample and its device
+ * arrays.  Producing the VmStats members happens per request.
+ */
+#include "vm-stats.h"
+
+#include "xml-node.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+enum {
+    VD_VM_HAVE_DISK_CACHES = 1 << 16, /* balloon.disk_caches (private bit) */
+};
+
+/* ---- samples ----------------------------------------------------------- */
+
+static void
+vdVmSampleClear(gpointer data)
+{
+    VdVmSample *s = data;
+
+    for (guint i = 0; i < s->n_nics; i++)
+        g_free(s->nics[i].name);
+    g_free(s->nics);
+    for (guint i = 0; i < s->n_disks; i++) {
+        g_free(s->disks[i].name);
+        g_free(s->disks[i].path);
+    }
+    g_free(s->disks);
+}
+
+VdVmSample *
+vdVmSampleNew(gint64 mono_us)
+{
+    VdVmSample *s = g_atomic_rc_box_new0(VdVmSample);
+
+    s->mono_us = mono_us;
+    s->vcpu_current = -1;
+    s->vcpu_maximum = -1;
+    return s;
+}
+
+VdVmSample *
+vdVmSampleRef(VdVmSample *sample)
+{
+    return sample ? g_atomic_rc_box_acquire(sample) : NULL;
+}
+
+void
+vdVmSampleUnref(VdVmSample *sample)
+{
+    if (sample)
+        g_atomic_rc_box_release_full(sample, vdVmSampleClear);
+}
+
+gsize
+vdVmSampleSize(const VdVmSample *s)
+{
+    gsize size = sizeof(*s) + s->n_nics * sizeof(VdVmNicSample) +
+                 s->n_disks * sizeof(VdVmDiskSample);
+
+    for (guint i = 0; i < s->n_nics; i++)
+        size += s->nics[i].name ? strlen(s->nics[i].name) + 1 : 0;
+    for (guint i = 0; i < s->n_disks; i++) {
+        size += s->disks[i].name ? strlen(s->disks[i].name) + 1 : 0;
+        size += s->disks[i].path ? strlen(s->disks[i].path) + 1 : 0;
+    }
+    return size;
+}
+
+static guint64
+vdParamU64(const virTypedParameter *p)
+{
+    switch (p->type) {
+    case VIR_TYPED_PARAM_INT:
+        return p->value.i < 0 ? 0 : (guint64)p->value.i;
+    case VIR_TYPED_PARAM_UINT:
+        return p->value.ui;
+    case VIR_TYPED_PARAM_LLONG:
+        return p->value.l < 0 ? 0 : (guint64)p->value.l;
+    case VIR_TYPED_PARAM_ULLONG:
+        return p->value.ul;
+    case VIR_TYPED_PARAM_DOUBLE:
+        return p->value.d < 0 ? 0 : (guint64)p->value.d;
+    case VIR_TYPED_PARAM_BOOLEAN:
+        return p->value.b ? 1 : 0;
+    default:
+        return 0;
+    }
+}
+
+static gint64
+vdParamI64(const virTypedParameter *p)
+{
+    switch (p->type) {
+    case VIR_TYPED_PARAM_INT:
+        return p->value.i;
+    case VIR_TYPED_PARAM_LLONG:
+        return p->value.l;
+    default:
+        return (gint64)MIN(vdParamU64(p), (guint64)G_MAXINT64);
+    }
+}
+
+/* "12.rx.bytes" -> 12 and "rx.bytes"; -1 when there is no index. */
+static int
+vdParamIndex(const char *s, const char **rest)
+{
+    int idx = 0;
+
+    if (!g_ascii_isdigit(*s))
+        return -1;
+    for (; g_ascii_isdigit(*s); s++) {
+        idx = idx * 10 + (*s - '0');
+        if (idx >= VD_VM_SAMPLE_MAX_DEVICES)
+            return -1;
+    }
+    if (*s != '.')
+        return -1;
+    *rest = s + 1;
+    return idx;
+}
+
+/* Grow @arr (of @elem-byte items, *@n used) to hold index @idx. */
+static gpointer
+vdGrow(gpointer arr, guint *n, guint idx, gsize elem)
+{
+    if (idx < *n)
+        return arr;
+    arr = g_realloc(arr, (idx + 1) * elem);
+    memset((char *)arr + *n * elem, 0, (idx + 1 - *n) * elem);
+    *n = idx + 1;
+    return arr;
+}
+
+static void
+vdParseNet(VdVmSample *s, const char *f, const virTypedParameter *p)
+{
+    const char *k;
+    int idx = vdParamIndex(f, &k);
+    VdVmNicSample *n;
+
+    if (idx < 0)
+        return; /* net.count */
+    s->nics = vdGrow(s->nics, &s->n_nics, (guint)idx, sizeof(VdVmNicSample));
+    n = &s->nics[idx];
+    if (g_str_equal(k, "name")) {
+        if (p->type == VIR_TYPED_PARAM_STRING && !n->name)
+            n->name = g_strdup(p->value.s);
+        return;
+    }
+    if (k[0] == 'r' && k[1] == 'x' && k[2] == '.') {
+        k += 3;
+        if (g_str_equal(k, "bytes"))
+            n->rx_bytes = vdParamU64(p);
+        else if (g_str_equal(k, "pkts"))
+            n->rx_pkts = vdParamU64(p);
+        else if (g_str_equal(k, "errs"))
+            n->rx_errs = vdParamU64(p);
+        else if (g_str_equal(k, "drop"))
+            n->rx_drop = vdParamU64(p);
+    } else if (k[0] == 't' && k[1] == 'x' && k[2] == '.') {
+        k += 3;
+        if (g_str_equal(k, "bytes"))
+            n->tx_bytes = vdParamU64(p);
+        else if (g_str_equal(k, "pkts"))
+            n->tx_pkts = vdParamU64(p);
+        else if (g_str_equal(k, "errs"))
+            n->tx_errs = vdParamU64(p);
+        else if (g_str_equal(k, "drop"))
+            n->tx_drop = vdParamU64(p);
+    }
+}
+
+static void
+vdParseBlock(VdVmSample *s, const char *f, const virTypedParameter *p)
+{
+    const char *k;
+    int idx = vdParamIndex(f, &k);
+    VdVmDiskSample *d;
+    guint64 v;
+
+    if (idx < 0)
+        return; /* block.count */
+    s->disks = vdGrow(s->disks, &s->n_disks, (guint)idx, sizeof(VdVmDiskSample));
+    d = &s->disks[idx];
+    if (p->type == VIR_TYPED_PARAM_STRING) {
+        if (g_str_equal(k, "name") && !d->name)
+            d->name = g_strdup(p->value.s);
+        else if (g_str_equal(k, "path") && !d->path)
+            d->path = g_strdup(p->value.s);
+        return;
+    }
+    v = vdParamU64(p);
+    switch (k[0]) {
+    case 'r': /* rd.reqs rd.bytes rd.times */
+        if (g_str_equal(k, "rd.reqs"))
+            d->rd_reqs = v;
+        else if (g_str_equal(k, "rd.bytes"))
+            d->rd_bytes = v;
+        else if (g_str_equal(k, "rd.times"))
+            d->rd_times = v;
+        break;
+    case 'w':
+        if (g_str_equal(k, "wr.reqs"))
+            d->wr_reqs = v;
+        else if (g_str_equal(k, "wr.bytes"))
+            d->wr_bytes = v;
+        else if (g_str_equal(k, "wr.times"))
+            d->wr_times = v;
+        break;
+    case 'f':
+        if (g_str_equal(k, "fl.reqs"))
+            d->fl_reqs = v;
+        else if (g_str_equal(k, "fl.times"))
+            d->fl_times = v;
+        break;
+    case 'a':
+        if (g_str_equal(k, "allocation"))
+            d->allocation = v;
+        break;
+    case 'c':
+        if (g_str_equal(k, "capacity"))
+            d->capacity = v;
+        break;
+    case 'p':
+        if (g_str_equal(k, "physical"))
+            d->physical = v;
+        break;
+    default:
+        break;
+    }
+}
+
+static void
+vdParseBalloon(VdVmSample *s, const char *k, const virTypedParameter *p)
+{
+    guint64 v = vdParamU64(p);
+
+    switch (k[0]) {
+    case 'c':
+        if (g_str_equal(k, "current")) {
+            s->balloon_current = v;
+            s->have |= VD_VM_HAVE_BALLOON;
+        }
+        break;
+    case 'm':
+        if (g_str_equal(k, "maximum"))
+            s->balloon_maximum = v;
+        else if (g_str_equal(k, "major_fault"))
+            s->major_fault = v;
+        else if (g_str_equal(k, "minor_fault"))
+            s->minor_fault = v;
+        break;
+    case 's':
+        if (g_str_equal(k, "swap_in"))
+            s->swap_in = v;
+        else if (g_str_equal(k, "swap_out"))
+            s->swap_out = v;
+        break;
+    case 'u':
+        if (g_str_equal(k, "unused"))
+            s->mem_unused = v;
+        else if (g_str_equal(k, "usable"))
+            s->mem_usable = v;
+        break;
+    case 'a':
+        if (g_str_equal(k, "available")) {
+            s->mem_available = v;
+            s->have |= VD_VM_HAVE_GUESTMEM;
+        }
+        break;
+    case 'r':
+        if (g_str_equal(k, "rss"))
+            s->mem_rss = v;
+        break;
+    case 'd':
+        if (g_str_equal(k, "disk_caches")) {
+            s->mem_disk_caches = v;
+            s->have |= VD_VM_HAVE_DISK_CACHES;
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+VdVmSample *
+vdVmSampleParse(const virTypedParameter *params, int nparams, unsigned int groups, gint64 mono_us)
+{
+    VdVmSample *s = vdVmSampleNew(mono_us);
+
+    if (groups & VIR_DOMAIN_STATS_INTERFACE)
+        s->have |= VD_VM_HAVE_NET;
+    if (groups & VIR_DOMAIN_STATS_BLOCK)
+        s->have |= VD_VM_HAVE_BLOCK;
+    for (int i = 0; i < nparams; i++) {
+        const virTypedParameter *p = &params[i];
+        const char *f = p->field;
+
+        switch (f[0]) {
+        case 's': /* state.state, state.reason */
+            if (g_str_equal(f, "state.state")) {
+                s->state = (int)vdParamI64(p);
+                s->have |= VD_VM_HAVE_STATE;
+            } else if (g_str_equal(f, "state.reason")) {
+                s->reason = (int)vdParamI64(p);
+            }
+            break;
+        case 'c': /* cpu.time, cpu.user, cpu.system */
+            if (strncmp(f, "cpu.", 4) != 0)
+                break;
+            f += 4;
+            if (g_str_equal(f, "time")) {
+                s->cpu_time = vdParamU64(p);
+                s->have |= VD_VM_HAVE_CPU;
+            } else if (g_str_equal(f, "user")) {
+                s->cpu_user = vdParamU64(p);
+            } else if (g_str_equal(f, "system")) {
+                s->cpu_system = vdParamU64(p);
+            }
+            break;
+        case 'b': /* balloon.*, block.* */
+            if (strncmp(f, "balloon.", 8) == 0)
+                vdParseBalloon(s, f + 8, p);
+            else if (strncmp(f, "block.", 6) == 0)
+                vdParseBlock(s, f + 6, p);
+            break;
+        case 'n':
+            if (strncmp(f, "net.", 4) == 0)
+                vdParseNet(s, f + 4, p);
+            break;
+        case 'v': /* vcpu.current, vcpu.maximum; vcpu.N.* are not used */
+            if (g_str_equal(f, "vcpu.current")) {
+                s->vcpu_current = vdParamI64(p);
+                s->have |= VD_VM_HAVE_VCPU;
+            } else if (g_str_equal(f, "vcpu.maximum")) {
+                s->vcpu_maximum = vdParamI64(p);
+            }
+            break;
+        default:
+            break;
+        }
+    }
+    for (guint i = 0; i < s->n_disks; i++)
+        s->disks[i].truesize = s->disks[i].apparentsize = -1;
+    return s;
+}
+
+void
+vdVmSampleStatDisks(VdVmSample *sample)
+{
+    for (guint i = 0; i < sample->n_disks; i++) {
+        VdVmDiskSample *d = &sample->disks[i];
+        struct stat st;
+
+        if (!d->path || d->path[0] != '/' || stat(d->path, &st) < 0)
+            continue;
+        if (S_ISREG(st.st_mode)) {
+            d->apparentsize = st.st_size;
+            d->truesize = (gint64)st.st_blocks * 512;
+        } else {
+            /* A block device: its size is the volume's, as libvirt sees it. */
+            d->apparentsize = d->truesize = (gint64)d->physical;
+        }
+    }
+}
+
+const VdVmNicSample *
+vdVmSampleNic(const VdVmSample *sample, const char *name)
+{
+    for (guint i = 0; sample && name && i < sample->n_nics; i++) {
+        if (g_strcmp0(sample->nics[i].name, name) == 0)
+            return &sample->nics[i];
+    }
+    return NULL;
+}
+
+const VdVmDiskSample *
+vdVmSampleDisk(const VdVmSample *sample, const char *name)
+{
+    for (guint i = 0; sample && name && i < sample->n_disks; i++) {
+        if (g_strcmp0(sample->disks[i].name, name) == 0)
+            return &sample->disks[i];
+    }
+    return NULL;
+}
+
+/* ---- device info from the domain XML --------------------------------- */
+
+static void
+vdVmNicInfoFree(gpointer data)
+{
+    VdVmNicInfo *n = data;
+
+    g_free(n->name);
+    g_free(n->mac);
+    g_free(n->model);
+    g_free(n);
+}
+
+void
+vdVmDevInfoFree(VdVmDevInfo *info)
+{
+    if (!info)
+        return;
+    g_ptr_array_unref(info->nics);
+    g_free(info);
+}
+
+gsize
+vdVmDevInfoSize(const VdVmDevInfo *info)
+{
+    gsize size = sizeof(*info) + sizeof(GPtrArray) + info->nics->len * sizeof(gpointer);
+
+    for (guint i = 0; i < info->nics->len; i++) {
+        const VdVmNicInfo *n = g_ptr_array_index(info->nics, i);
+
+        size += sizeof(*n) + (n->name ? strlen(n->name) + 1 : 0) + strlen(n->mac) + 1 +
+                strlen(n->model) + 1;
+    }
+    return size;
+}
+
+/* A libvirt memory element in KiB (its unit attribute, KiB by default). */
+static gint64
+vdXmlMemKib(const VdXmlNode *node)
+{
+    const char *unit;
+    gint64 v;
+    char *end = NULL;
+
+    if (!node)
+        return 0;
+    v = g_ascii_strtoll(vdXmlNodeText(node), &end, 10);
+    if (end == vdXmlNodeText(node) || v < 0)
+        return 0;
+    unit = vdXmlNodeAttr(node, "unit");
+    if (!unit || g_ascii_strcasecmp(unit, "KiB") == 0 || g_ascii_strcasecmp(unit, "k") == 0)
+        return v;
+    if (g_ascii_strcasecmp(unit, "b") == 0 || g_ascii_strcasecmp(unit, "bytes") == 0)
+        return v / 1024;
+    if (g_ascii_strcasecmp(unit, "MiB") == 0 || g_ascii_strcasecmp(unit, "M") == 0)
+        return v * 1024;
+    if (g_ascii_strcasecmp(unit, "GiB") == 0 || g_ascii_strcasecmp(unit, "G") == 0)
+        return v * 1024 * 1024;
+    if (g_ascii_strcasecmp(unit, "KB") == 0)
+        return v * 1000 / 1024;
+    if (g_ascii_strcasecmp(unit, "MB") == 0)
+        return v * 1000000 / 1024;
+    return v;
+}
+
+static gint64
+vdXmlInt(const VdXmlNode *node)
+{
+    return node ? g_ascii_strtoll(vdXmlNodeText(node), NULL, 10) : 0;
+}
+
+VdVmDevInfo *
+vdVmDevInfoParse(const char *xml, GError **error)
+{
+    g_autoptr(GError) local = NULL;
+    VdXmlNode *root = vdXmlParse(xml, -1, &local);
+    VdVmDevInfo *info;
+    VdXmlNode *devices;
+    VdXmlNode *node;
+    const char *id;
+
+    if (!root || g_strcmp0(vdXmlNodeLocalName(root), "domain") != 0) {
+        g_set_error(error, G_MARKUP_ERROR, G_MARKUP_ERROR_INVALID_CONTENT,
+                    "not a domain XML%s%s", local ? ": " : "", local ? local->message : "");
+        vdXmlNodeFree(root);
+        return NULL;
+    }
+    info = g_new0(VdVmDevInfo, 1);
+    info->nics = g_ptr_array_new_with_free_func(vdVmNicInfoFree);
+    id = vdXmlNodeAttr(root, "id");
+    info->dom_id = id ? (int)g_ascii_strtoll(id, NULL, 10) : -1;
+    info->memory_kib = vdXmlMemKib(vdXmlNodeChild(root, "memory"));
+    info->current_memory_kib = vdXmlMemKib(vdXmlNodeChild(root, "currentMemory"));
+    if (!info->current_memory_kib)
+        info->current_memory_kib = info->memory_kib;
+    info->vcpu_quota = vdXmlInt(vdXmlNodeFind(root, "cputune/quota"));
+    info->vcpu_period = vdXmlInt(vdXmlNodeFind(root, "cputune/period"));
+    info->min_guaranteed_mib = vdXmlInt(vdXmlNodeFind(root, "metadata/vm/minGuaranteedMemoryMb"));
+
+    devices = vdXmlNodeChild(root, "devices");
+    node = devices ? vdXmlNodeChild(devices, "memballoon") : NULL;
+    info->balloon = node && g_strcmp0(vdXmlNodeAttr(node, "model"), "none") != 0;
+    if (devices) {
+        g_autoptr(GPtrArray) ifaces = vdXmlNodeChildren(devices, "interface");
+
+        for (guint i = 0; i < ifaces->len; i++) {
+            VdXmlNode *iface = g_ptr_array_index(ifaces, i);
+            VdXmlNode *mac = vdXmlNodeChild(iface, "mac");
+            VdXmlNode *target = vdXmlNodeChild(iface, "target");
+            VdXmlNode *model = vdXmlNodeChild(iface, "model");
+            VdVmNicInfo *n = g_new0(VdVmNicInfo, 1);
+
+            n->name = g_strdup(target ? vdXmlNodeAttr(target, "dev") : NULL);
+            n->mac = g_strdup(mac && vdXmlNodeAttr(mac, "address") ? vdXmlNodeAttr(mac, "address")
+                                                                    : "");
+            n->model = g_strdup(model && vdXmlNodeAttr(model, "type") ? vdXmlNodeAttr(model, "type")
+                                                                      : "");
+            g_ptr_array_add(info->nics, n);
+        }
+    }
+    vdXmlNodeFree(root);
+    return info;
+}
+
+/* ---- VmStats ------------------------------------------------------------- */
+
+static void
+vdAddStr(json_object *obj, const char *key, const char *value)
+{
+    json_object_object_add(obj, key, json_object_new_string(value));
+}
+
+static void
+vdAddU64Str(json_object *obj, const char *key, guint64 value)
+{
+    char buf[24];
+
+    g_snprintf(buf, sizeof(buf), "%" G_GUINT64_FORMAT, value);
+    vdAddStr(obj, key, buf);
+}
+
+static void
+vdAddI64Str(json_object *obj, const char *key, gint64 value)
+{
+    char buf[24];
+
+    g_snprintf(buf, sizeof(buf), "%" G_GINT64_FORMAT, value);
+    vdAddStr(obj, key, buf);
+}
+
+/* VDSM's convertToStr for floats: "%.2f". */
+static void
+vdAddFixed(json_object *obj, const char *key, double value, const char *format)
+{
+    char buf[G_ASCII_DTOSTR_BUF_SIZE];
+
+    vdAddStr(obj, key, g_ascii_formatd(buf, sizeof(buf), format, value));
+}
+
+/* Counters only grow; a reset (the VM restarted, a device re-plugged)
+ * counts as no change. */
+static guint64
+vdDelta(guint64 before, guint64 after)
+{
+    return after >= before ? after - before : 0;
+}
+
+static double
+vdInterval(const VdVmSample *first, const VdVmSample *last)
+{
+    if (!first || !last)
+        return 0;
+    return (double)(last->mono_us - first->mono_us) / G_USEC_PER_SEC;
+}
+
+static void
+vdVmStatsCpu(json_object *stats, const VdVmSample *first, const VdVmSample *last)
+{
+    double interval = vdInterval(first, last);
+    gboolean actual = FALSE;
+    double user = 0, sys = 0;
+
+    if (interval > 0 && (first->have & VD_VM_HAVE_CPU) && (last->have & VD_VM_HAVE_CPU)) {
+        /* As VDSM: the QEMU process's user+system time is "sys" (the
+         * hypervisor's overhead), the rest of cpu.time is the guest's. */
+        guint64 hyp = vdDelta(first->cpu_user, last->cpu_user) +
+                      vdDelta(first->cpu_system, last->cpu_system);
+        guint64 total = vdDelta(first->cpu_time, last->cpu_time);
+
+        sys = 100.0 * (double)hyp / interval / 1e9;
+        user = 100.0 * (double)(total > hyp ? total - hyp : 0) / interval / 1e9;
+        actual = TRUE;
+    }
+    vdAddFixed(stats, "cpuUser", user, "%.2f");
+    vdAddFixed(stats, "cpuSys", sys, "%.2f");
+    if (last && (last->have & VD_VM_HAVE_CPU) && actual)
+        vdAddU64Str(stats, "cpuUsage", last->cpu_user + last->cpu_system);
+    else
+        vdAddStr(stats, "cpuUsage", "0.00");
+    json_object_object_add(stats, "cpuActual", json_object_new_boolean(actual));
+}
+
+static void
+vdVmStatsNetwork(json_object *stats, const VdVmSample *first, const VdVmSample *last,
+                 const VdVmDevInfo *dev)
+{
+    json_object *net;
+
+    if (!first || !last || vdInterval(first, last) <= 0 || !(last->have & VD_VM_HAVE_NET) ||
+        last->n_nics == 0)
+        return;
+    net = json_object_new_object();
+    for (guint i = 0; i < last->n_nics; i++) {
+        const VdVmNicSample *n = &last->nics[i];
+        const VdVmNicInfo *info = NULL;
+        json_object *obj;
+
+        /* A NIC hot-plugged since the older sample waits for the next one. */
+        if (!n->name || !vdVmSampleNic(first, n->name))
+            continue;
+        for (guint j = 0; dev && j < dev->nics->len; j++) {
+            const VdVmNicInfo *cand = g_ptr_array_index(dev->nics, j);
+
+            if (g_strcmp0(cand->name, n->name) == 0) {
+                info = cand;
+                break;
+            }
+        }
+        obj = json_object_new_object();
+        vdAddStr(obj, "macAddr", info ? info->mac : "");
+        vdAddStr(obj, "name", n->name);
+        /* VDSM's nominal speeds: paravirtual and e1000 1 Gb/s, others 100 Mb/s. */
+        vdAddStr(obj, "speed",
+                 !info || g_str_equal(info->model, "virtio") || g_str_equal(info->model, "e1000")
+                     ? "1000"
+                     : "100");
+        vdAddStr(obj, "state", "unknown");
+        vdAddU64Str(obj, "rxErrors", n->rx_errs);
+        vdAddU64Str(obj, "rxDropped", n->rx_drop);
+        vdAddU64Str(obj, "txErrors", n->tx_errs);
+        vdAddU64Str(obj, "txDropped", n->tx_drop);
+        vdAddU64Str(obj, "rx", n->rx_bytes);
+        vdAddU64Str(obj, "tx", n->tx_bytes);
+        json_object_object_add(obj, "sampleTime",
+                               json_object_new_double((double)last->mono_us / G_USEC_PER_SEC));
+        json_object_object_add(net, n->name, obj);
+    }
+    if (json_object_object_length(net) > 0)
+        json_object_object_add(stats, "network", net);
+    else
+        json_object_put(net);
+}
+
+static void
+vdVmStatsLatency(json_object *obj, const char *key, guint64 reqs0, guint64 reqs1, guint64 t0,
+                 guint64 t1, gboolean have_first)
+{
+    guint64 ops = have_first ? vdDelta(reqs0, reqs1) : 0;
+
+    if (ops)
+        vdAddFixed(obj, key, (double)vdDelta(t0, t1) / (double)ops, "%.1f");
+    else
+        vdAddStr(obj, key, "0");
+}
+
+static void
+vdVmStatsDisks(json_object *stats, const VdVmSample *bfirst, const VdVmSample *blast)
+{
+    double interval = vdInterval(bfirst, blast);
+    json_object *disks;
+
+    if (!blast || !(blast->have & VD_VM_HAVE_BLOCK) || blast->n_disks == 0)
+        return;
+    disks = json_object_new_object();
+    for (guint i = 0; i < blast->n_disks; i++) {
+        const VdVmDiskSample *d = &blast->disks[i];
+        const VdVmDiskSample *f = interval > 0 ? vdVmSampleDisk(bfirst, d->name) : NULL;
+        json_object *obj;
+
+        if (!d->name)
+            continue;
+        obj = json_object_new_object();
+        vdAddI64Str(obj, "truesize", d->truesize >= 0 ? d->truesize : (gint64)d->allocation);
+        vdAddI64Str(obj, "apparentsize",
+                    d->apparentsize >= 0 ? d->apparentsize : (gint64)d->physical);
+        if (f) {
+            vdAddFixed(obj, "readRate", (double)vdDelta(f->rd_bytes, d->rd_bytes) / interval,
+                       "%.1f");
+            vdAddFixed(obj, "writeRate", (double)vdDelta(f->wr_bytes, d->wr_bytes) / interval,
+                       "%.1f");
+        } else {
+            vdAddStr(obj, "readRate", "0.0");
+            vdAddStr(obj, "writeRate", "0.0");
+        }
+        vdVmStatsLatency(obj, "readLatency", f ? f->rd_reqs : 0, d->rd_reqs, f ? f->rd_times : 0,
+                         d->rd_times, f != NULL);
+        vdVmStatsLatency(obj, "writeLatency", f ? f->wr_reqs : 0, d->wr_reqs,
+                         f ? f->wr_times : 0, d->wr_times, f != NULL);
+        vdVmStatsLatency(obj, "flushLatency", f ? f->fl_reqs : 0, d->fl_reqs,
+                         f ? f->fl_times : 0, d->fl_times, f != NULL);
+        vdAddU64Str(obj, "readOps", d->rd_reqs);
+        vdAddU64Str(obj, "writeOps", d->wr_reqs);
+        vdAddU64Str(obj, "readBytes", d->rd_bytes);
+        vdAddU64Str(obj, "writtenBytes", d->wr_bytes);
+        json_object_object_add(disks, d->name, obj);
+    }
+    json_object_object_add(stats, "disks", disks);
+}
+
+static gint64
+vdVmStatsMemSizeMib(const VdVmSample *last, const VdVmDevInfo *dev)
+{
+    if (dev && dev->memory_kib > 0)
+        return dev->memory_kib / 1024;
+    return last ? (gint64)(last->balloon_maximum / 1024) : 0;
+}
+
+static int
+vdPerSecond(guint64 before, guint64 after, double interval)
+{
+    return (int)(vdDelta(before, after) / interval + 0.5);
+}
+
+static void
+vdVmStatsMemory(json_object *stats, const VdVmSample *first, const VdVmSample *last,
+                const VdVmDevInfo *dev)
+{
+    double interval = vdInterval(first, last);
+    gint64 mem_mib = vdVmStatsMemSizeMib(last, dev);
+    gint64 usage = 0;
+
+    if (last && (last->have & VD_VM_HAVE_GUESTMEM)) {
+        json_object *ms = json_object_new_object();
+        int majflt = 0, minflt = 0;
+
+        vdAddU64Str(ms, "mem_total", last->mem_available);
+        vdAddU64Str(ms, "mem_unused", last->mem_unused);
+        vdAddU64Str(ms, "mem_free", last->mem_unused);
+        if (last->have & VD_VM_HAVE_DISK_CACHES)
+            vdAddU64Str(ms, "mem_cached", last->mem_disk_caches);
+        if (interval > 0 && (first->have & VD_VM_HAVE_GUESTMEM)) {
+            majflt = vdPerSecond(first->major_fault, last->major_fault, interval);
+            minflt = vdPerSecond(first->minor_fault, last->minor_fault, interval);
+            json_object_object_add(ms, "swap_in", json_object_new_int(vdPerSecond(
+                                                      first->swap_in, last->swap_in, interval)));
+            json_object_object_add(ms, "swap_out",
+                                   json_object_new_int(
+                                       vdPerSecond(first->swap_out, last->swap_out, interval)));
+        } else {
+            json_object_object_add(ms, "swap_in", json_object_new_int(0));
+            json_object_object_add(ms, "swap_out", json_object_new_int(0));
+        }
+        json_object_object_add(ms, "majflt", json_object_new_int(majflt));
+        json_object_object_add(ms, "minflt", json_object_new_int(minflt));
+        json_object_object_add(ms, "pageflt", json_object_new_int(majflt + minflt));
+        json_object_object_add(stats, "memoryStats", ms);
+        /* VDSM, without a guest agent figure: from the balloon's free memory. */
+        if (mem_mib > 0)
+            usage = (gint64)(100.0 - (double)(last->mem_unused / 1024) / (double)mem_mib * 100.0);
+    }
+    vdAddI64Str(stats, "memUsage", CLAMP(usage, 0, 100));
+}
+
+static void
+vdVmStatsBalloon(json_object *stats, const VdVmSample *last, const VdVmDevInfo *dev)
+{
+    json_object *bi;
+    gint64 max_kib;
+
+    /* VDSM leaves balloonInfo empty (and so out) until it has all of it:
+     * a balloon device, its target and a sample. */
+    if (!dev || !dev->balloon || !last || !(last->have & VD_VM_HAVE_BALLOON))
+        return;
+    max_kib = dev->memory_kib > 0 ? dev->memory_kib : (gint64)last->balloon_maximum;
+    bi = json_object_new_object();
+    vdAddI64Str(bi, "balloon_max", max_kib);
+    vdAddI64Str(bi, "balloon_min", dev->min_guaranteed_mib * 1024);
+    vdAddU64Str(bi, "balloon_cur", last->balloon_current);
+    vdAddI64Str(bi, "balloon_target", dev->current_memory_kib);
+    json_object_object_add(bi, "ballooning_enabled", json_object_new_boolean(TRUE));
+    json_object_object_add(stats, "balloonInfo", bi);
+}
+
+void
+vdVmStatsAdd(json_object *stats, const VdVmSample *first, const VdVmSample *last,
+             const VdVmSample *bfirst, const VdVmSample *blast, const VdVmDevInfo *dev)
+{
+    vdVmStatsCpu(stats, first, last);
+    vdVmStatsNetwork(stats, first, last, dev);
+    vdVmStatsDisks(stats, bfirst, blast);
+    vdVmStatsBalloon(stats, last, dev);
+    if (last && (last->have & VD_VM_HAVE_VCPU) && last->vcpu_current >= 0)
+        vdAddI64Str(stats, "vcpuCount", last->vcpu_current);
+    if (dev && dev->vcpu_quota != 0)
+        vdAddI64Str(stats, "vcpuQuota", dev->vcpu_quota);
+    if (dev && dev->vcpu_period != 0)
+        vdAddI64Str(stats, "vcpuPeriod", dev->vcpu_period);
+    vdVmStatsMemory(stats, first, last, dev);
+}
