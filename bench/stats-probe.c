@@ -15,8 +15,12 @@
  * CPU time, libvirtd's CPU time (from /proc/<pid>/stat, --libvirtd-pid),
  * records and parameters seen, and its peak RSS.
  *
+ * --prefix keeps only the domains whose name starts with it (bulk mode then
+ * makes its one call with virDomainListGetStats on them).
+ *
  * Usage: stats-probe [--uri URI] [--mode bulk|split|perdomain] [--groups N]
  *                    [--split K] [--samples N] [--pause S] [--libvirtd-pid PID]
+ *                    [--prefix NAME]
  */
 #include <glib.h>
 #include <libvirt/libvirt.h>
@@ -162,6 +166,7 @@ main(int argc, char **argv)
 {
     g_autofree char *uri = g_strdup("qemu:///system");
     g_autofree char *mode = g_strdup("bulk");
+    g_autofree char *prefix = NULL;
     int groups = 0, split = 4, samples = 10, libvirtd_pid = 0;
     double pause = 0.5;
     GOptionEntry entries[] = {
@@ -172,6 +177,7 @@ main(int argc, char **argv)
         { "samples", 0, 0, G_OPTION_ARG_INT, &samples, "samples to take", "N" },
         { "pause", 0, 0, G_OPTION_ARG_DOUBLE, &pause, "seconds between samples", "S" },
         { "libvirtd-pid", 0, 0, G_OPTION_ARG_INT, &libvirtd_pid, "libvirtd's pid", "PID" },
+        { "prefix", 0, 0, G_OPTION_ARG_STRING, &prefix, "only domains named PREFIX*", "PREFIX" },
         { NULL },
     };
     g_autoptr(GOptionContext) octx = g_option_context_new("- libvirt stats reference client");
@@ -201,6 +207,18 @@ main(int argc, char **argv)
         fprintf(stderr, "stats-probe: %s\n", virGetLastErrorMessage());
         return 1;
     }
+    if (prefix) {
+        int kept = 0;
+
+        for (int i = 0; i < ndoms; i++) {
+            if (g_str_has_prefix(virDomainGetName(doms[i]), prefix))
+                doms[kept++] = doms[i];
+            else
+                virDomainFree(doms[i]);
+        }
+        ndoms = kept;
+        doms[ndoms] = NULL;
+    }
     if (g_str_equal(mode, "perdomain")) {
         pds = g_new0(PerDom, ndoms);
         for (int i = 0; i < ndoms; i++) {
@@ -217,8 +235,9 @@ main(int argc, char **argv)
         l0 = pidCpu(libvirtd_pid);
         if (g_str_equal(mode, "bulk")) {
             virDomainStatsRecordPtr *recs = NULL;
-            int n = virConnectGetAllDomainStats(conn, (unsigned int)groups, &recs,
-                                                VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE);
+            int n = prefix ? virDomainListGetStats(doms, (unsigned int)groups, &recs, 0)
+                           : virConnectGetAllDomainStats(conn, (unsigned int)groups, &recs,
+                                                         VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE);
 
             for (int i = 0; i < n; i++)
                 params += recs[i]->nparams;

@@ -18,6 +18,8 @@
 #include "main-call.h"
 #include "stomp-server.h"
 #include "vm-manager.h"
+#include "vm-metrics.h"
+#include "vm-sampling.h"
 
 #include <errno.h>
 #include <glib-unix.h>
@@ -181,6 +183,9 @@ main(int argc, char **argv)
         g_critical("cannot start: %s", error->message);
         return 1;
     }
+    /* GET /metrics on the API port and on the plain metrics port: served
+     * from the samples on the main loop (vm-metrics.h). */
+    vdHttpRoutesAdd("GET", "/metrics", vdMetricsRoute, NULL);
     if (vdConfigGetInt("metrics", "http_port") > 0) {
         VdListenerOptions opts = {
             .address = vdConfigGetString("metrics", "http_address"),
@@ -220,6 +225,11 @@ main(int argc, char **argv)
         g_critical("cannot start the VM manager: %s", error->message);
         return 1;
     }
+    /* Bulk VM statistics on the sampler's own threads (vm-sampling.h). */
+    if (vdVmSamplingStart(&error) < 0) {
+        g_critical("cannot start VM sampling: %s", error->message);
+        return 1;
+    }
     delay = vdConfigGetInt("devel", "recovery_delay");
     if (delay > 0)
         g_timeout_add_seconds((guint)delay, vdStartupDelayDone, &gate);
@@ -228,6 +238,7 @@ main(int argc, char **argv)
 
     g_main_loop_run(loop);
     g_info("vdsmd stopping");
+    vdVmSamplingStop();
     vdVmManagerStop();
     vdHostSamplerStop();
     g_clear_pointer(&metrics_listener, vdListenerFree);

@@ -6,6 +6,7 @@
 #include "main-call.h"
 #include "vd-error.h"
 #include "vm-access.h"
+#include "vm-sampling.h"
 #include "vm-table.h"
 
 #include <libvirt/virterror.h>
@@ -253,5 +254,6 @@ vdVmSetBalloonTarget(const char *id, guint64 target_kib, GError **error)
     }
     vdVmMetadataSetInt(md, "balloonTarget", (gint64)target_kib);
     vdMainCall(vdVmBalloonOnMain, &c);
+    vdVmSamplingInvalidate(id); /* balloonInfo's target comes from the XML */
     return 0;
 }

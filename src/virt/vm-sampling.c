@@ -606,8 +606,9 @@ vdVmSamplingTickRun(void)
 
                 for (guint i = 0; i < late->len; i++)
                     groups |= ((VdVmCall *)g_ptr_array_index(late, i))->groups;
+                /* Not waited for: if it gets stuck too, the next tick
+                 * checks its domains like any other outstanding call. */
                 g_ptr_array_add(again, vdVmCallLaunchLocked(rd, ri, groups, redo));
-                vdVmSamplingWaitLocked(again, redo + vdSampling.call_timeout_us);
             }
         }
     }

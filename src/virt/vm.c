@@ -3,6 +3,7 @@
 
 #include "config.h"
 #include "domain-desc.h"
+#include "vm-sampling.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -248,6 +249,14 @@ vdVmAddDisplay(VdVm *vm, json_object *obj)
     }
 }
 
+/* "-1" while libvirt is unreachable (the status is the last known one)
+ * or while the sampler finds the VM unresponsive; "0" otherwise. */
+static const char *
+vdVmMonitorResponse(VdVm *vm)
+{
+    return vm->stale || !vdVmSamplingResponsive(vm->id) ? "-1" : "0";
+}
+
 json_object *
 vdVmToShortStatus(VdVm *vm)
 {
@@ -298,8 +307,7 @@ vdVmToStats(VdVm *vm)
     vdVmAddString(obj, "kvmEnable", "true");
     vdVmAddString(obj, "acpiEnable", vm->acpi ? "true" : "false");
     vdVmAddInt64Text(obj, "elapsedTime", vdVmElapsed(vm));
-    /* "-1" while libvirt is unreachable: the status is the last known one. */
-    vdVmAddString(obj, "monitorResponse", vm->stale ? "-1" : "0");
+    vdVmAddString(obj, "monitorResponse", vdVmMonitorResponse(vm));
     vdVmAddString(obj, "clientIp", "");
     vdVmAddString(obj, "timeOffset", "0");
     if (vm->pid > 0)
@@ -307,6 +315,9 @@ vdVmToStats(VdVm *vm)
     if (vm->external)
         json_object_object_add(obj, "external", json_object_new_boolean(TRUE));
     vdVmAddDisplay(vm, obj);
+    /* cpu, memory, balloon, network, disks: from the sampler's cache, no
+     * libvirt call (vm-sampling.h). */
+    vdVmSamplingAddStats(vm->id, obj);
     return obj;
 }
 
@@ -321,7 +332,7 @@ vdVmToEventDetails(VdVm *vm)
         return obj;
     }
     vdVmAddInt64Text(obj, "elapsedTime", vdVmElapsed(vm));
-    vdVmAddString(obj, "monitorResponse", vm->stale ? "-1" : "0");
+    vdVmAddString(obj, "monitorResponse", vdVmMonitorResponse(vm));
     vdVmAddString(obj, "clientIp", "");
     vdVmAddString(obj, "timeOffset", "0");
     vdVmAddDisplay(vm, obj);

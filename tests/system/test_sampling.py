@@ -1,0 +1,238 @@
+"""Bulk VM statistics sampling (issue 4, docs/sampling.md) against the real
+vdsmd, libvirtd and QEMU: the getStats fields from the samples, a stopped
+QEMU that must not block anything, VMs that come and go during sampling,
+a libvirtd restart, and GET /metrics checked with Debian's promtool.
+
+Domains are named vdt4-*; see sampling_fixtures.py.
+"""
+
+import subprocess
+import threading
+import time
+
+import pytest
+
+from sampling_fixtures import (CALL_TIMEOUT, COMMAND_TIMEOUT, INTERVAL, PREFIX, PROMTOOL, TTL,
+                               all_stats, cont_qemu, create_vms, get_metrics, metric_values,
+                               promtool_check, sample_age, stop_qemu, wait_sampled)
+from sampling_fixtures import events, sapi, sampling_daemon, sampling_env  # noqa: F401
+from vdsmtest import wait_for
+from vm_fixtures import VIRSH, ensure_libvirtd, libvirtd_pid
+
+# How late "fresh" may be: one interval, the call timeout after which a
+# stuck call's other domains are asked again, and scheduling slack on a
+# loaded 2-core host.
+FRESH = INTERVAL + CALL_TIMEOUT + 1.5
+PROMPT = 2.0  # Host.ping2 / Host.getAllVmStats while a QEMU is stopped
+
+
+def test_stats_fields(sapi):
+    """A running VM's getStats carries VDSM's sampled fields, as strings
+    where VDSM sends strings."""
+    vm, = create_vms(sapi, 1)
+    wait_sampled(sapi, [vm])
+    wait_for(lambda: "disks" in sapi.stats(vm.id), 10, interval=0.2, what="disk stats")
+    st = sapi.stats(vm.id)
+    assert st["monitorResponse"] == "0"
+    for key in ("cpuUser", "cpuSys", "cpuUsage", "memUsage", "vcpuCount", "elapsedTime"):
+        assert isinstance(st[key], str), (key, st[key])
+    float(st["cpuUser"])
+    float(st["cpuSys"])
+    assert int(st["cpuUsage"]) >= 0
+    assert st["vcpuCount"] == "1"
+    assert st["cpuActual"] is True
+    nic, = st["network"].values()
+    for key in ("rx", "tx", "rxErrors", "rxDropped", "txErrors", "txDropped", "speed", "name",
+                "macAddr", "state"):
+        assert isinstance(nic[key], str), (key, nic)
+    assert nic["macAddr"].count(":") == 5 and nic["speed"] == "1000"
+    assert abs(sample_age(st)) < FRESH
+    vda = st["disks"]["vda"]
+    for key in ("readRate", "writeRate", "readLatency", "writeLatency", "flushLatency",
+                "readOps", "writeOps", "readBytes", "writtenBytes", "truesize", "apparentsize"):
+        assert isinstance(vda[key], str), (key, vda)
+        float(vda[key])
+    assert int(vda["apparentsize"]) > 0 and int(vda["truesize"]) > 0
+    bi = st["balloonInfo"]
+    assert bi["balloon_max"] == str(64 * 1024) and bi["balloon_cur"] == str(64 * 1024)
+    assert bi["balloon_target"] == str(64 * 1024) and bi["ballooning_enabled"] is True
+    # the same dict from Host.getAllVmStats
+    assert set(all_stats(sapi)[vm.id]) >= {"cpuUser", "network", "disks", "balloonInfo"}
+
+
+def test_stopped_qemu_blocks_nothing(sapi, events):
+    """kill -STOP one QEMU of four: the others stay fresh, the stopped one
+    is reported "-1" (with an event) within the bound, ping2 and
+    getAllVmStats keep answering promptly, and after kill -CONT it is "0"
+    again within two intervals."""
+    vms = create_vms(sapi, 4)
+    wait_sampled(sapi, vms)
+    stuck, others = vms[0], vms[1:]
+    ping = sapi.daemon.rpc()
+    worst = {"ping2": 0.0, "getAllVmStats": 0.0, "age": 0.0}
+    t_stop = time.monotonic()
+    stop_qemu(stuck)
+    seen_unresponsive = None
+    try:
+        # Long enough for the skip TTL to expire and the domain to be
+        # checked (and found stuck) again.
+        deadline = t_stop + max(TTL + 3 * INTERVAL, 8.0)
+        while time.monotonic() < deadline:
+            t0 = time.monotonic()
+            assert ping.result("Host.ping2", {}, timeout=10) is True
+            worst["ping2"] = max(worst["ping2"], time.monotonic() - t0)
+            t0 = time.monotonic()
+            st = all_stats(sapi)
+            worst["getAllVmStats"] = max(worst["getAllVmStats"], time.monotonic() - t0)
+            for vm in others:
+                assert st[vm.id]["monitorResponse"] == "0", st[vm.id]
+                worst["age"] = max(worst["age"], sample_age(st[vm.id]))
+            if seen_unresponsive is None and st[stuck.id]["monitorResponse"] == "-1":
+                seen_unresponsive = time.monotonic() - t_stop
+            if seen_unresponsive is not None:
+                assert st[stuck.id]["monitorResponse"] == "-1"
+            time.sleep(0.1)
+    finally:
+        cont_qemu(stuck)
+    t_cont = time.monotonic()
+    ping.close()
+    assert worst["ping2"] < PROMPT, worst
+    assert worst["getAllVmStats"] < PROMPT, worst
+    assert worst["age"] < FRESH, worst
+    # "-1" when its call timed out: one interval + the call timeout (+ slack)
+    assert seen_unresponsive is not None, "the stopped VM was never reported unresponsive"
+    assert seen_unresponsive < INTERVAL + CALL_TIMEOUT + 1.5, seen_unresponsive
+
+    wait_for(lambda: sapi.stats(stuck.id)["monitorResponse"] == "0", 2 * INTERVAL + 1.0,
+             interval=0.1, what="the continued VM to answer again")
+    recovered = time.monotonic() - t_cont
+    assert recovered <= 2 * INTERVAL + 1.0
+    assert sample_age(sapi.stats(stuck.id)) < FRESH
+
+    # one event each way, in order
+    wait_for(lambda: [d.get("monitorResponse") for d in events.of(stuck.id)][-1:] == ["0"], 5,
+             what="the VM_status event back to 0")
+    responses = [d.get("monitorResponse") for d in events.of(stuck.id)]
+    assert "-1" in responses, responses
+    first_bad = responses.index("-1")
+    assert "0" in responses[first_bad:], responses
+    for vm in others:
+        assert "-1" not in [d.get("monitorResponse") for d in events.of(vm.id)]
+
+    status, _, text = get_metrics(sapi.daemon)
+    assert status == 200
+    stuck_calls = metric_values(text, "vdsm_vm_sampling_calls_stuck_total")
+    assert list(stuck_calls.values())[0] >= 1
+
+
+@pytest.mark.vdsm_config({"vars": {"vm_command_timeout": "2"},
+                          "sampling": {"stats_call_timeout": "30"}})
+def test_stale_stats_unresponsive(sapi):
+    """With a call timeout longer than the command timeout, the age rule
+    alone reports a stopped VM "-1" after vm_command_timeout."""
+    vm, = create_vms(sapi, 1, disk=False)
+    wait_sampled(sapi, [vm])
+    t0 = time.monotonic()
+    stop_qemu(vm)
+    try:
+        wait_for(lambda: sapi.stats(vm.id)["monitorResponse"] == "-1", 2 + 2 * INTERVAL + 1.5,
+                 interval=0.1, what="monitorResponse -1 from stale stats")
+        assert time.monotonic() - t0 >= 2 - 0.2
+    finally:
+        cont_qemu(vm)
+    wait_for(lambda: sapi.stats(vm.id)["monitorResponse"] == "0", 2 * INTERVAL + 1.5,
+             interval=0.1, what="monitorResponse back to 0")
+
+
+def _check_consistent(api, daemon):
+    """getAllVmStats has no duplicate, /metrics lists exactly the running VMs."""
+    st = all_stats(api)
+    running = {i for i, s in st.items() if s["status"] != "Down"}
+    _, _, text = get_metrics(daemon)
+    listed = {labels.split('vm_id="')[1].split('"')[0]
+              for labels in metric_values(text, "vdsm_vm_info")}
+    assert listed == running, (listed, running)
+    return st
+
+
+@pytest.mark.vdsm_config({"vars": {"vm_sample_interval": "0.2"},
+                          "sampling": {"block_sample_interval": "0.4"}})
+def test_vms_come_and_go(sapi):
+    """VMs destroyed behind vdsmd's back and created while samples run
+    (every 0.2 s): no crash, no stale VM in the samples, no duplicate."""
+    base = create_vms(sapi, 2, tag="base", disk=False)
+    wait_sampled(sapi, base)
+    for rnd in range(4):
+        vms = create_vms(sapi, 2, tag="r%d-" % rnd, disk=(rnd % 2 == 0))
+        # gone between two samples, without vdsmd asking for it
+        subprocess.run(VIRSH + ["destroy", vms[0].name], capture_output=True, check=True)
+        time.sleep(0.3)
+        sapi.destroy(vms[1].id)
+        all_stats(sapi)
+    time.sleep(1.0)
+    st = _check_consistent(sapi, sapi.daemon)
+    for vm in base:
+        assert st[vm.id]["monitorResponse"] == "0"
+        assert sample_age(st[vm.id]) < 0.2 + CALL_TIMEOUT + 1.5
+    sapi.daemon.assert_served()
+
+
+def test_libvirtd_restart(sapi):
+    """libvirtd restarts while sampling: vdsmd keeps answering, and the VMs
+    are sampled again afterwards, each once."""
+    vms = create_vms(sapi, 2, disk=False)
+    wait_sampled(sapi, vms)
+    pid = libvirtd_pid()
+    assert pid
+    subprocess.run(["kill", "-TERM", str(pid)], check=True)
+    wait_for(lambda: libvirtd_pid() is None, 30, interval=0.1, what="libvirtd to exit")
+    time.sleep(2 * INTERVAL)
+    sapi.daemon.assert_served()
+    all_stats(sapi)
+    ensure_libvirtd()
+    t0 = time.monotonic()
+
+    def fresh():
+        st = all_stats(sapi)
+        return all(st[vm.id]["monitorResponse"] == "0" and sample_age(st[vm.id]) is not None
+                   and sample_age(st[vm.id]) < FRESH for vm in vms)
+    wait_for(fresh, 40, interval=0.2, what="fresh stats after the libvirtd restart")
+    assert time.monotonic() - t0 < 40
+    _check_consistent(sapi, sapi.daemon)
+
+
+def test_metrics_promtool(sapi):
+    """GET /metrics passes `promtool check metrics` and carries the host
+    and per-VM families with vm_id, vm_name and device labels."""
+    if not subprocess.run(["test", "-x", PROMTOOL]).returncode == 0:
+        pytest.skip("promtool not installed (apt-get install prometheus)")
+    vm, = create_vms(sapi, 1)
+    wait_sampled(sapi, [vm])
+    wait_for(lambda: "disks" in sapi.stats(vm.id), 10, interval=0.2, what="disk stats")
+    status, ctype, text = get_metrics(sapi.daemon)
+    assert status == 200 and ctype.startswith("text/plain; version=0.0.4")
+    promtool_check(text)
+    labels = 'vm_id="%s",vm_name="%s"' % (vm.id, vm.name)
+    for family in ("vdsm_vm_cpu_time_seconds_total", "vdsm_vm_vcpus",
+                   "vdsm_vm_memory_balloon_bytes", "vdsm_vm_monitor_responsive"):
+        assert "{%s}" % labels in metric_values(text, family), family
+    rx = metric_values(text, "vdsm_vm_network_receive_bytes_total")
+    assert any(k.startswith("{%s,interface=\"vnet" % labels) for k in rx), rx
+    rd = metric_values(text, "vdsm_vm_disk_read_bytes_total")
+    assert "{%s,disk=\"vda\"}" % labels in rd, rd
+    for family in ("vdsm_host_cpu_seconds_total", "vdsm_host_memory_used_ratio",
+                   "vdsm_host_numa_memory_free_bytes", "vdsm_vm_sampling_ticks_total"):
+        assert metric_values(text, family), family
+
+
+def test_metrics_plain_port(sampling_env, vdsmd_factory, trust_store):
+    """With TLS on the API port, [metrics] http_port serves GET /metrics in
+    plain HTTP to a scraper without a client certificate, and nothing else."""
+    from conftest import free_port
+    from vm_fixtures import vm_overrides
+    port = free_port()
+    daemon = vdsmd_factory(ssl=True, overrides=vm_overrides(sampling_env, {
+        "metrics": {"http_port": str(port), "http_address": "127.0.0.1"}}))
+    status, ctype, text = get_metrics(daemon, port=port)
+    assert status == 200 and "vdsm_host_cpu_seconds_total" in text
+    promtool_check(text)
