@@ -35,7 +35,7 @@ start_one() {
     local i=$1 mem=$2 name
     name=$(printf '%s%03d' $PREFIX "$i")
     qemu-img create -q -f qcow2 "$IMAGES/$name.qcow2" 64M
-    python3 "$src/scripts/mkdom.py" --name "$name" --memory "$mem" --type qemu \
+    /usr/bin/python3 "$src/scripts/mkdom.py" --name "$name" --memory "$mem" --type qemu \
         --disk "$IMAGES/$name.qcow2" --nic-bridge $BRIDGE |
         sed "s|<memballoon model='virtio'/>|<memballoon model='virtio'><stats period='5'/></memballoon>|" \
             >"$IMAGES/$name.xml"

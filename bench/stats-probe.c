@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -196,6 +197,7 @@ main(int argc, char **argv)
         fprintf(stderr, "stats-probe: %s\n", error->message);
         return 2;
     }
+    signal(SIGPIPE, SIG_IGN);
     virSetErrorFunc(NULL, ignoreError);
     conn = virConnectOpen(uri);
     if (!conn) {

@@ -36,6 +36,8 @@ PKGS=(
     qemu-system-x86 qemu-utils openssl iproute2 procps cpio util-linux
     # tests
     python3-stomp python3-pytest python3-pytest-timeout curl
+    # tests and benchmarks of VM sampling (promtool; the tools compared)
+    prometheus collectd-core prometheus-libvirt-exporter
 )
 # shellcheck disable=SC2206
 PKGS+=(${EXTRA_PKGS:-})

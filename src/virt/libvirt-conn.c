@@ -170,6 +170,19 @@ vdLibvirtGet(GError **error)
     return conn;
 }
 
+virConnectPtr
+vdLibvirtOpenPrivate(GError **error)
+{
+    const char *uri = vdConfigGetString("vars", "libvirt_uri");
+    virConnectPtr conn;
+
+    vdLibvirtInitOnce();
+    if (!(conn = virConnectOpen(uri)))
+        g_set_error(error, VD_ERROR, VD_ERR_UNEXPECTED, "cannot connect to libvirt at %s: %s",
+                    uri, virGetLastErrorMessage());
+    return conn;
+}
+
 gboolean
 vdLibvirtIsConnected(void)
 {

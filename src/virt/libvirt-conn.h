@@ -12,6 +12,12 @@
 
 virConnectPtr vdLibvirtGet(GError **error);
 
+/* A new, private connection to the same URI (no keepalive, no events, no
+ * hooks) that the caller owns and closes.  For pools that issue many
+ * concurrent calls: libvirtd serves at most max_client_requests (5) calls
+ * of one client connection at a time (docs/benchmarks-vm.md). */
+virConnectPtr vdLibvirtOpenPrivate(GError **error);
+
 /* Turn the last libvirt error of this thread into @error with @code,
  * message "<what>: <libvirt message>". */
 void vdLibvirtSetError(GError **error, int code, const char *what);

@@ -16,8 +16,8 @@
 typedef struct {
     char *id;
     char *name;
-    char *xml;
-    char *md_xml;
+    char *xml;            /* with the ovirt-vm block embedded */
+    gboolean remove_stale; /* a shut-off domain holds the uuid or name */
     gboolean launch_paused;
 } VdVmCreateJob;
 
@@ -29,7 +29,6 @@ vdVmCreateJobFree(gpointer data)
     g_free(job->id);
     g_free(job->name);
     g_free(job->xml);
-    g_free(job->md_xml);
     g_free(job);
 }
 
@@ -98,7 +97,7 @@ vdVmCreateDomainActive(virConnectPtr conn, virDomainPtr dom)
 }
 
 int
-vdVmCreateCheckLibvirt(const char *uuid, const char *name, GError **error)
+vdVmCreateCheckLibvirt(const char *uuid, const char *name, gboolean *stale, GError **error)
 {
     g_autoptr(virConnect) conn = vdLibvirtGet(error);
     g_autoptr(virDomain) by_uuid = NULL;
@@ -115,6 +114,7 @@ vdVmCreateCheckLibvirt(const char *uuid, const char *name, GError **error)
                        uuid, name);
         return -1;
     }
+    *stale = by_uuid || by_name;
     return 0;
 }
 
@@ -144,7 +144,7 @@ vdVmCreateRemoveStale(virConnectPtr conn, const char *uuid, const char *name, GE
     return ret;
 }
 
-/* Creation pool: define, write metadata, start. */
+/* Creation pool: define (with the metadata inside), start. */
 static void
 vdVmCreateRun(gpointer data)
 {
@@ -160,11 +160,11 @@ vdVmCreateRun(gpointer data)
         vdVmStagingFail(job->id, VD_VM_EXIT_CODE_NORMAL, VD_VM_EXIT_DESTROYED_ON_STARTUP, NULL);
         return;
     }
-    if (!(conn = vdLibvirtGet(&error))) {
+    if (!(conn = vdVmManagerCreationConnection(&error))) {
         vdVmStagingFail(job->id, VD_VM_EXIT_CODE_ERROR, exit_reason, error->message);
         return;
     }
-    if (vdVmCreateRemoveStale(conn, job->id, job->name, &error) < 0) {
+    if (job->remove_stale && vdVmCreateRemoveStale(conn, job->id, job->name, &error) < 0) {
         vdVmStagingFail(job->id, VD_VM_EXIT_CODE_ERROR, exit_reason, error->message);
         return;
     }
@@ -172,11 +172,7 @@ vdVmCreateRun(gpointer data)
         vdVmStagingFail(job->id, VD_VM_EXIT_CODE_ERROR, exit_reason, virGetLastErrorMessage());
         return;
     }
-    if (virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, job->md_xml,
-                             VD_VM_METADATA_PREFIX, VD_VM_METADATA_URI,
-                             VIR_DOMAIN_AFFECT_CONFIG) < 0) {
-        failure = g_strdup(virGetLastErrorMessage());
-    } else if (vdVmStagingAborted(job->id)) {
+    if (vdVmStagingAborted(job->id)) {
         exit_reason = VD_VM_EXIT_DESTROYED_ON_STARTUP;
     } else if (virDomainCreateWithFlags(dom, job->launch_paused ? VIR_DOMAIN_START_PAUSED : 0) <
                0) {
@@ -227,6 +223,8 @@ vdVmCreate(const char *vm_id, json_object *vm_params, GError **error)
     json_object *status;
     VdVmCreateJob *job;
     double offset = 0;
+    gboolean stale = FALSE;
+    g_autofree char *full_xml = NULL;
     VdVmStagingEntry entry = { 0 };
 
     if (json_object_object_get_ex(vm_params, "xml", &v) && json_object_is_type(v, json_type_string))
@@ -241,7 +239,7 @@ vdVmCreate(const char *vm_id, json_object *vm_params, GError **error)
     if (vm_id && g_ascii_strcasecmp(vm_id, uuid) != 0)
         g_warning("VM.create: vmID %s differs from the XML uuid %s; using the XML's", vm_id,
                   uuid);
-    if (vdVmCreateCheckLibvirt(uuid, name, error) < 0)
+    if (vdVmCreateCheckLibvirt(uuid, name, &stale, error) < 0)
         return NULL;
     if (json_object_object_get_ex(vm_params, "elapsedTimeOffset", &v) && v)
         offset = json_object_get_double(v);
@@ -254,10 +252,15 @@ vdVmCreate(const char *vm_id, json_object *vm_params, GError **error)
     vdVmMetadataSetBool(md, "launchPaused", vdVmCreateLaunchPaused(vm_params));
     vdVmMetadataSetString(md, VD_VM_METADATA_AGENT_KEY, vdVmMetadataAgentTag());
     vdVmCreateAddCustom(md, vm_params);
+    /* Defined with its metadata in one libvirt call. */
+    if (!(full_xml = vdVmMetadataEmbed(xml, md, NULL))) {
+        vdErrorSetCode(error, VD_ERR_CANNOT_CREATE_VM, "{'reason': 'invalid domain XML'}");
+        return NULL;
+    }
 
     entry.id = uuid;
     entry.name = name;
-    entry.xml = xml;
+    entry.xml = full_xml;
     entry.status = VD_VM_STATUS_WAIT_FOR_LAUNCH;
     entry.md = md;
     if (!(status = vdVmStagingEnter(&entry, error)))
@@ -266,8 +269,8 @@ vdVmCreate(const char *vm_id, json_object *vm_params, GError **error)
     job = g_new0(VdVmCreateJob, 1);
     job->id = g_strdup(uuid);
     job->name = g_strdup(name);
-    job->xml = g_strdup(xml);
-    job->md_xml = vdVmMetadataFormat(md);
+    job->xml = g_steal_pointer(&full_xml);
+    job->remove_stale = stale;
     job->launch_paused = vdVmCreateLaunchPaused(vm_params);
     vdVmManagerRunCreation(vdVmCreateRun, job, vdVmCreateJobFree);
     return status;

@@ -7,10 +7,12 @@
  * id already in the table or a running libvirt domain with that uuid or
  * name (4).  It then enters the VM in the staging area (WaitForLaunch,
  * event sent) and queues the rest on the creation pool, returning at
- * once.  The creation job removes a stale shut-off domain of the same
- * uuid/name, defines the domain persistent, writes the ovirt-vm metadata
- * (startTime, launchPaused, custom properties), starts it (paused with
- * launchPaused) and leaves staging.  Any failure leaves a Down VM with
+ * once.  The creation job (on its own libvirt connection) removes a stale
+ * shut-off domain of the same uuid/name when there is one, defines the
+ * domain persistent with the ovirt-vm metadata already inside the XML
+ * (startTime, launchPaused, custom properties, the agent tag), starts it
+ * (paused with launchPaused) and leaves staging: two libvirt calls, as
+ * few as a bare define-and-start.  Any failure leaves a Down VM with
  * exitReason 3 and libvirt's own error text, and undefines what it
  * defined, so no stray domain remains.
  */
@@ -29,8 +31,9 @@ json_object *vdVmCreate(const char *vm_id, json_object *vm_params, GError **erro
  * @uuid and @name on success. */
 int vdVmCreateCheckXml(const char *xml, char **uuid, char **name, GError **error);
 
-/* Shared: fail with 4 when libvirt runs a domain with @uuid or @name. */
-int vdVmCreateCheckLibvirt(const char *uuid, const char *name, GError **error);
+/* Shared: fail with 4 when libvirt runs a domain with @uuid or @name;
+ * @stale tells whether a shut-off one holds either (to remove first). */
+int vdVmCreateCheckLibvirt(const char *uuid, const char *name, gboolean *stale, GError **error);
 
 /* Creation pool: remove shut-off domains that hold @uuid or @name (left
  * over from an earlier life); -1 when one is running. */

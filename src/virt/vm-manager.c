@@ -87,6 +87,33 @@ vdVmManagerRunCreation(VdVmJobFunc func, gpointer data, GDestroyNotify destroy)
     g_thread_pool_push(vdVmCreationPool, vdVmJobNew(func, data, destroy), NULL);
 }
 
+static void
+vdVmManagerConnectionClose(gpointer conn)
+{
+    virConnectClose(conn);
+}
+
+/* One per creation thread, closed when the pool retires the thread. */
+static GPrivate vdVmCreationConn = G_PRIVATE_INIT(vdVmManagerConnectionClose);
+
+virConnectPtr
+vdVmManagerCreationConnection(GError **error)
+{
+    virConnectPtr conn = g_private_get(&vdVmCreationConn);
+
+    if (conn && virConnectIsAlive(conn) != 1) {
+        g_private_replace(&vdVmCreationConn, NULL); /* closes it */
+        conn = NULL;
+    }
+    if (!conn) {
+        if (!(conn = vdLibvirtOpenPrivate(error)))
+            return NULL;
+        g_private_set(&vdVmCreationConn, conn);
+    }
+    virConnectRef(conn);
+    return conn;
+}
+
 guint
 vdVmManagerCreationsInFlight(void)
 {

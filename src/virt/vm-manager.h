@@ -23,6 +23,7 @@
 #pragma once
 
 #include <gio/gio.h>
+#include <libvirt/libvirt.h>
 
 /* Called on the main loop once recovery has finished. */
 typedef void (*VdVmReadyFunc)(gpointer data);
@@ -43,6 +44,13 @@ typedef void (*VdVmJobFunc)(gpointer data);
 void vdVmManagerRunJob(VdVmJobFunc func, gpointer data, GDestroyNotify destroy);
 /* Run a start-up flow on the creation pool. */
 void vdVmManagerRunCreation(VdVmJobFunc func, gpointer data, GDestroyNotify destroy);
+
+/* Creation pool threads: this thread's own libvirt connection (a new
+ * reference), opened on first use and again after it died.  Each creation
+ * thread has one, as the floor of docs/benchmarks-vm.md has: with one
+ * shared connection libvirtd would serve at most 5 of their calls at a
+ * time.  They carry no events; the daemon's connection does. */
+virConnectPtr vdVmManagerCreationConnection(GError **error);
 
 /* Creations queued or running (for tests and logs). */
 guint vdVmManagerCreationsInFlight(void);

@@ -125,6 +125,57 @@ vdVmMetadataFormat(const VdVmMetadata *md)
     return vdXmlNodeToString(md->root);
 }
 
+static void
+vdVmMetadataPrefix(VdXmlNode *node)
+{
+    g_autofree char *name = g_strdup_printf(VD_VM_METADATA_PREFIX ":%s", node->name);
+
+    g_free(node->name);
+    node->name = g_steal_pointer(&name);
+    for (guint i = 0; i < node->children->len; i++)
+        vdVmMetadataPrefix(g_ptr_array_index(node->children, i));
+}
+
+static VdXmlNode *
+vdVmMetadataPrefixedTree(const VdVmMetadata *md)
+{
+    VdXmlNode *root = vdXmlNodeCopy(md->root);
+
+    vdVmMetadataPrefix(root);
+    vdXmlNodeSetAttr(root, "xmlns:" VD_VM_METADATA_PREFIX, VD_VM_METADATA_URI);
+    return root;
+}
+
+char *
+vdVmMetadataFormatPrefixed(const VdVmMetadata *md)
+{
+    g_autoptr(VdXmlNode) root = vdVmMetadataPrefixedTree(md);
+
+    return vdXmlNodeToString(root);
+}
+
+char *
+vdVmMetadataEmbed(const char *domain_xml, const VdVmMetadata *md, GError **error)
+{
+    g_autoptr(VdXmlNode) dom = vdXmlParse(domain_xml, -1, error);
+    VdXmlNode *metadata;
+
+    if (!dom)
+        return NULL;
+    if (!(metadata = vdXmlNodeChild(dom, "metadata")))
+        metadata = vdXmlNodeAppend(dom, vdXmlNodeNew("metadata"));
+    for (guint i = 0; i < metadata->children->len;) {
+        VdXmlNode *child = g_ptr_array_index(metadata->children, i);
+
+        if (vdVmMetadataIsBlock(child))
+            g_ptr_array_remove_index(metadata->children, i);
+        else
+            i++;
+    }
+    vdXmlNodeAppend(metadata, vdVmMetadataPrefixedTree(md));
+    return vdXmlNodeToString(dom);
+}
+
 /* --- scalars -------------------------------------------------------- */
 
 static VdXmlNode *

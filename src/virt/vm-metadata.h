@@ -53,6 +53,15 @@ VdVmMetadata *vdVmMetadataFromDomainXml(const char *domain_xml, GError **error);
  * key VD_VM_METADATA_PREFIX, uri VD_VM_METADATA_URI). */
 char *vdVmMetadataFormat(const VdVmMetadata *md);
 
+/* The block as it sits inside a domain XML: every element prefixed
+ * "ovirt-vm:", the namespace declared on the root. */
+char *vdVmMetadataFormatPrefixed(const VdVmMetadata *md);
+
+/* @domain_xml with its ovirt-vm block replaced by @md (or added, creating
+ * <metadata> when needed), so the domain is defined with its metadata in
+ * one call.  NULL with @error when @domain_xml does not parse. */
+char *vdVmMetadataEmbed(const char *domain_xml, const VdVmMetadata *md, GError **error);
+
 /* Typed access to top-level scalar keys.  Getters return FALSE (and leave
  * @out alone) when the key is missing or does not parse as the type. */
 gboolean vdVmMetadataGetInt(const VdVmMetadata *md, const char *key, gint64 *out);

@@ -340,6 +340,18 @@ vdMetricsSampler(GString *out, guint nvms)
                     "Wall time of the last VM sample.");
     g_string_append_printf(out, "vdsm_vm_sampling_duration_seconds");
     vdMetricsValue(out, fig.last_tick_us / 1e6);
+    vdMetricsFamily(out, "vdsm_vm_sampling_seconds_total", "counter",
+                    "Wall time of all VM samples.");
+    g_string_append(out, "vdsm_vm_sampling_seconds_total");
+    vdMetricsValue(out, fig.tick_us_total / 1e6);
+    vdMetricsFamily(out, "vdsm_vm_sampling_block_ticks_total", "counter",
+                    "VM samples that included block stats.");
+    g_string_append_printf(out, "vdsm_vm_sampling_block_ticks_total %" G_GUINT64_FORMAT "\n",
+                           fig.block_ticks);
+    vdMetricsFamily(out, "vdsm_vm_sampling_block_seconds_total", "counter",
+                    "Wall time of the VM samples that included block stats.");
+    g_string_append(out, "vdsm_vm_sampling_block_seconds_total");
+    vdMetricsValue(out, fig.block_tick_us_total / 1e6);
     vdMetricsFamily(out, "vdsm_vm_sampling_unresponsive_vms", "gauge",
                     "VMs reported with monitorResponse -1.");
     g_string_append_printf(out, "vdsm_vm_sampling_unresponsive_vms %u\n", fig.unresponsive);

@@ -73,7 +73,7 @@ vdVmRestoreRun(gpointer data)
         vdVmStagingFail(job->id, VD_VM_EXIT_CODE_NORMAL, VD_VM_EXIT_DESTROYED_ON_STARTUP, NULL);
         return;
     }
-    if (!(conn = vdLibvirtGet(&error)) ||
+    if (!(conn = vdVmManagerCreationConnection(&error)) ||
         vdVmCreateRemoveStale(conn, job->id, job->name, &error) < 0) {
         vdVmRestoreFail(job, error->message);
         return;
@@ -123,6 +123,7 @@ vdVmRestore(const char *vm_id, json_object *vm_params, GError **error)
     VdVmStagingEntry entry = { 0 };
     json_object *status, *v = NULL;
     VdVmRestoreJob *job;
+    gboolean stale = FALSE;
     double start;
 
     if (!path)
@@ -147,7 +148,7 @@ vdVmRestore(const char *vm_id, json_object *vm_params, GError **error)
                        uuid);
         return NULL;
     }
-    if (vdVmCreateCheckLibvirt(uuid, name, error) < 0)
+    if (vdVmCreateCheckLibvirt(uuid, name, &stale, error) < 0)
         return NULL;
 
     if (!(md = vdVmMetadataFromDomainXml(xml, NULL)))

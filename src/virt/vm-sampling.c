@@ -63,6 +63,7 @@ static struct {
     GThreadPool *pool;
     GSource *timer;
     gboolean tick_running;
+    guint skipped_in_row;
     gboolean stopping;
     guint gen;
     gint64 last_block_us;
@@ -424,7 +425,7 @@ vdVmSamplingTickRun(void)
     g_autoptr(GArray) need_block = g_array_new(FALSE, TRUE, sizeof(gboolean));
     g_autoptr(GPtrArray) calls = g_ptr_array_new_with_free_func((GDestroyNotify)vdVmCallUnref);
     g_autoptr(GPtrArray) changed = NULL;
-    gboolean block_tick;
+    gboolean block_tick = FALSE;
     gint64 busy_ms = vdSampling.call_timeout_us / 1000 / 2;
 
     if (conn)
@@ -618,6 +619,11 @@ done:
     vdSampling.tick_running = FALSE;
     vdSampling.fig.ticks++;
     vdSampling.fig.last_tick_us = g_get_monotonic_time() - now;
+    vdSampling.fig.tick_us_total += vdSampling.fig.last_tick_us;
+    if (block_tick) {
+        vdSampling.fig.block_ticks++;
+        vdSampling.fig.block_tick_us_total += vdSampling.fig.last_tick_us;
+    }
     vdSampling.fig.last_tick_end_mono = g_get_monotonic_time();
     vdSampling.fig.vms = vdSampling.vms ? g_hash_table_size(vdSampling.vms) : 0;
     changed = vdVmSamplingEvaluateLocked(g_get_monotonic_time());
@@ -644,12 +650,15 @@ vdVmSamplingTimer(gpointer data)
 {
     g_autoptr(GPtrArray) changed = NULL;
     gboolean start = FALSE;
+    guint skipped_in_row = 0;
 
     g_mutex_lock(&vdSampling.lock);
     changed = vdVmSamplingEvaluateLocked(g_get_monotonic_time());
     if (vdSampling.tick_running) {
         vdSampling.fig.ticks_skipped++;
+        skipped_in_row = ++vdSampling.skipped_in_row;
     } else {
+        vdSampling.skipped_in_row = 0;
         vdSampling.tick_running = TRUE;
         start = TRUE;
     }
@@ -658,8 +667,10 @@ vdVmSamplingTimer(gpointer data)
         vdVmSamplingPublishOnMain(g_ptr_array_index(changed, i));
     if (start)
         g_thread_pool_push(vdSampling.pool, &vdVmSamplingTickJob, NULL);
+    else if (skipped_in_row == 1)
+        g_warning("VM sampling: the previous tick still runs; ticks are skipped until it ends");
     else
-        g_warning("VM sampling: the previous tick still runs; this one is skipped");
+        g_debug("VM sampling: tick skipped (%u in a row)", skipped_in_row);
     return G_SOURCE_CONTINUE;
 }
 

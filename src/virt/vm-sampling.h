@@ -88,6 +88,9 @@ typedef struct {
     guint vms;                  /* VMs in the cache */
     guint unresponsive;         /* VMs reported unresponsive right now */
     gint64 last_tick_us;        /* wall time of the last complete tick */
+    gint64 tick_us_total;       /* wall time of all ticks */
+    guint64 block_ticks;        /* ticks that asked for block stats */
+    gint64 block_tick_us_total; /* wall time of those */
     gint64 last_tick_end_mono;  /* monotonic end of the last tick, 0 before */
     gsize cache_bytes;          /* bytes held by samples and device info */
 } VdVmSamplingFigures;

@@ -2,8 +2,10 @@
 
 They drive the real vdsmd (conftest.py's vdsmd_factory, vm_fixtures.py's
 Api and EventWatcher) against the real libvirtd and QEMU of this host.
-Every domain they create is named `vdt4-...`; `sampling_env` destroys and
-undefines all of them (and their disk images) before and after each test.
+Every domain they create is named `vdt4-p<pid>-...` (the pid of the
+pytest process, so two test runs on one host never touch each other's
+domains); `sampling_env` destroys and undefines this run's domains, and
+those of runs whose process is gone, before and after each test.
 
 The domains are diskless (no OS: they sit in the BIOS) with a small
 qcow2 disk for block stats and a virtio NIC on the private bridge
@@ -15,6 +17,7 @@ so nothing is routed anywhere.  Sampling runs with short intervals
 import http.client
 import os
 import pathlib
+import re
 import shutil
 import signal
 import subprocess
@@ -27,9 +30,9 @@ from vm_fixtures import (EMULATOR, VIRSH, Api, EventWatcher, domain_names, domai
                          ensure_libvirtd, qemu_pid, vm_overrides)
 from vdsmtest import wait_for
 
-PREFIX = "vdt4-"
+PREFIX = "vdt4-p%d-" % os.getpid()
 BRIDGE = "vdt4br0"
-IMAGES = pathlib.Path("/var/lib/libvirt/images/vdt4-test")
+IMAGES = pathlib.Path("/var/lib/libvirt/images/vdt4-test-%d" % os.getpid())
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 
 # Short intervals for the tests (seconds).  The bounds the tests check
@@ -59,8 +62,16 @@ def ensure_bridge():
     subprocess.run(["ip", "link", "set", BRIDGE, "up"], check=True)
 
 
+def _ours_or_orphaned(name):
+    """This run's domains, and those of test runs that no longer exist."""
+    m = re.match(r"vdt4-p(\d+)-", name)
+    if not m:
+        return False
+    return name.startswith(PREFIX) or not pathlib.Path("/proc/%s" % m.group(1)).exists()
+
+
 def cleanup_domains():
-    names = [n for n in domain_names() if n.startswith(PREFIX)]
+    names = [n for n in domain_names() if _ours_or_orphaned(n)]
     procs = [subprocess.Popen(VIRSH + ["destroy", n], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL) for n in names]
     for p in procs:

@@ -122,6 +122,43 @@ test_format_for_libvirt(void)
 }
 
 static void
+test_embed_in_domain(void)
+{
+    g_autoptr(VdVmMetadata) md = vdVmMetadataNew();
+    g_autoptr(VdVmMetadata) back = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autofree char *xml = NULL;
+    g_autofree char *bare = NULL;
+    double d = 0;
+
+    vdVmMetadataSetDouble(md, "startTime", 2.5);
+    /* Replaces the engine's block, keeps other metadata and the domain. */
+    xml = vdVmMetadataEmbed(vdTestDomainXml, md, &error);
+    g_assert_no_error(error);
+    g_assert_nonnull(strstr(xml, "<ovirt-vm:vm xmlns:ovirt-vm=\"http://ovirt.org/vm/1.0\">"));
+    g_assert_nonnull(strstr(xml, "<ovirt-vm:startTime type=\"float\">2.5</ovirt-vm:startTime>"));
+    g_assert_null(strstr(xml, "clusterVersion"));
+    g_assert_nonnull(strstr(xml, "<ovirt-tune:qos/>"));
+    g_assert_nonnull(strstr(xml, "<source file=\"/x/a &amp; b.qcow2\"/>"));
+    back = vdVmMetadataFromDomainXml(xml, &error);
+    g_assert_no_error(error);
+    g_assert_true(vdVmMetadataGetDouble(back, "startTime", &d));
+    g_assert_cmpfloat(d, ==, 2.5);
+
+    /* A domain without <metadata> gets one. */
+    g_free(xml);
+    xml = vdVmMetadataEmbed("<domain><name>x</name></domain>", md, &error);
+    g_assert_nonnull(strstr(xml, "<metadata>"));
+    g_clear_pointer(&back, vdVmMetadataFree);
+    back = vdVmMetadataFromDomainXml(xml, NULL);
+    g_assert_nonnull(back);
+    bare = vdVmMetadataFormatPrefixed(md);
+    g_assert_true(g_str_has_prefix(bare, "<ovirt-vm:vm "));
+    g_assert_null(vdVmMetadataEmbed("<domain>", md, &error));
+    g_assert_nonnull(error);
+}
+
+static void
 test_typed_setters(void)
 {
     g_autoptr(VdVmMetadata) md = vdVmMetadataNew();
@@ -245,6 +282,7 @@ main(int argc, char **argv)
     g_test_add_func("/vm-metadata/parse-from-domain", test_parse_from_domain);
     g_test_add_func("/vm-metadata/no-block-and-bad-xml", test_no_block_and_bad_xml);
     g_test_add_func("/vm-metadata/format-for-libvirt", test_format_for_libvirt);
+    g_test_add_func("/vm-metadata/embed-in-domain", test_embed_in_domain);
     g_test_add_func("/vm-metadata/typed-setters", test_typed_setters);
     g_test_add_func("/vm-metadata/exit-info", test_exit_info);
     g_test_add_func("/vm-metadata/custom-properties", test_custom_properties);

@@ -1,0 +1,383 @@
+#!/usr/bin/python3
+"""stats-bench.py - the measurements of bench/stats-bench.sh (run that).
+
+With the guests of one N already running, it measures per full sample of
+all VMs: wall time, CPU of the sampling process, CPU of libvirtd and RSS,
+for
+  - ref       one raw virConnectGetAllDomainStats, all groups (stats-probe);
+  - vdsm-groups  the same call with only VDSM's groups (informative);
+  - perdomain the pre-bulk per-domain calls (stats-probe --mode perdomain);
+  - vdsmd     vdsmd's sampler, steady state (vdsmd started here);
+  - collectd  collectd's virt plugin, default settings, csv writer;
+  - exporter  prometheus-libvirt-exporter, one scrape = one sample;
+prints each as a ratio to ref, and for vdsmd also Host.getAllVmStats and
+/metrics latencies, RSS and thread count.  libvirtd's idle CPU rate is
+measured first and subtracted from every libvirtd figure.  Output: a
+table on stdout and one JSON line per tool in --json.
+"""
+
+import argparse
+import http.client
+import json
+import os
+import pathlib
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "system"))
+from vdsmtest import RpcClient, StompConn  # noqa: E402
+
+HZ = os.sysconf("SC_CLK_TCK")
+VDSM_GROUPS = 1 | 2 | 4 | 8 | 16 | 32  # STATE CPU_TOTAL BALLOON VCPU INTERFACE BLOCK
+
+
+def pid_cpu(pid):
+    text = pathlib.Path("/proc/%d/stat" % pid).read_text()
+    fields = text[text.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / HZ
+
+
+def pid_status(pid, key):
+    for line in pathlib.Path("/proc/%d/status" % pid).read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    return None
+
+
+def libvirtd_pid():
+    return int(pathlib.Path("/run/libvirtd.pid").read_text())
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("port %d not open" % port)
+
+
+def pct(values, q):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.lpid = libvirtd_pid()
+        self.tmp = pathlib.Path(tempfile.mkdtemp(prefix="vdt4-bench-"))
+        os.chmod(self.tmp, 0o755)
+        self.results = []
+        self.idle_rate = 0.0
+
+    # libvirtd's own background CPU (keepalives, timers, the guests' events)
+    def measure_idle(self, secs=8):
+        c0 = pid_cpu(self.lpid)
+        time.sleep(secs)
+        self.idle_rate = (pid_cpu(self.lpid) - c0) / secs
+
+    def probe(self, name, *probe_args, samples=10, pause=1.0):
+        cmd = [str(self.args.build / "bench" / "stats-probe"), "--libvirtd-pid", str(self.lpid),
+               "--samples", str(samples), "--pause", str(pause)] + list(probe_args)
+        if self.args.prefix:
+            cmd += ["--prefix", self.args.prefix]
+        out = json.loads(subprocess.run(cmd, capture_output=True, text=True,
+                                        check=True).stdout)
+        lcpu = max(out["libvirtd_cpu_ms"] - self.idle_rate * out["wall_ms"], 0.0)
+        self.add(name, wall_ms=out["wall_ms"], cpu_ms=out["cpu_ms"], libvirtd_ms=lcpu,
+                 rss_kib=out["maxrss_kib"], domains=out["domains"],
+                 calls=out["calls_per_sample"], params=out["params_per_sample"])
+
+    def add(self, name, **fig):
+        fig["tool"] = name
+        fig["n"] = self.args.n
+        self.results.append(fig)
+
+    # ---- vdsmd ----------------------------------------------------------
+    def metrics(self, port):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.request("GET", "/metrics")
+        text = conn.getresponse().read().decode()
+        conn.close()
+        out = {}
+        for line in text.splitlines():
+            if line.startswith("vdsm_vm_sampling_") or line.startswith("vdsm_vms "):
+                k, _, v = line.rpartition(" ")
+                out[k] = float(v)
+        return out
+
+    def vdsmd(self):
+        a = self.args
+        port = free_port()
+        run = self.tmp / "vdsmd"
+        run.mkdir()
+        os.chmod(run, 0o777)
+        conf = run / "vdsm.conf"
+        conf.write_text(
+            "[vars]\nssl = false\nrun_dir = %s\nhibernation_dir = %s/hib\n"
+            "vm_sample_interval = %s\nhost_sample_stats_interval = 3600\n"
+            "[sampling]\nblock_sample_interval = %s\n[addresses]\nmanagement_port = %d\n"
+            % (run, run, a.interval, a.interval * a.block_every, port))
+        log = open(run / "vdsmd.log", "wb")
+        env = dict(os.environ, VDSM_LOG_LEVEL="INFO", VDSM_LOG_NO_JOURNAL="1")
+        proc = subprocess.Popen([str(a.build / "src" / "vdsmd"), "--config", str(conf),
+                                 "--no-drop-privileges"], stdout=log, stderr=subprocess.STDOUT,
+                                env=env)
+        try:
+            wait_port(port)
+            client = RpcClient(StompConn("127.0.0.1", port, None, timeout=60))
+            deadline = time.monotonic() + 120
+            while True:
+                resp = client.call("Host.ping2", {}, timeout=60)
+                if "error" not in resp:
+                    break
+                if time.monotonic() > deadline:
+                    raise RuntimeError("vdsmd not ready")
+                time.sleep(0.2)
+            # every VM in the table and sampled at least twice, with block stats
+            deadline = time.monotonic() + 120
+            while True:
+                m = self.metrics(port)
+                if (m.get("vdsm_vms", 0) >= a.n and m.get("vdsm_vm_sampling_ticks_total", 0) >= 3
+                        and m.get("vdsm_vm_sampling_block_ticks_total", 0) >= 1):
+                    break
+                if time.monotonic() > deadline:
+                    raise RuntimeError("vdsmd did not sample %d VMs: %r" % (a.n, m))
+                time.sleep(0.5)
+            time.sleep(a.interval)
+            # steady state: sampling only
+            m0, c0, l0, t0 = self.metrics(port), pid_cpu(proc.pid), pid_cpu(self.lpid), time.monotonic()
+            time.sleep(a.window)
+            m1, c1, l1, t1 = self.metrics(port), pid_cpu(proc.pid), pid_cpu(self.lpid), time.monotonic()
+            ticks = m1["vdsm_vm_sampling_ticks_total"] - m0["vdsm_vm_sampling_ticks_total"]
+            bticks = (m1["vdsm_vm_sampling_block_ticks_total"]
+                      - m0["vdsm_vm_sampling_block_ticks_total"])
+            secs = m1["vdsm_vm_sampling_seconds_total"] - m0["vdsm_vm_sampling_seconds_total"]
+            bsecs = (m1["vdsm_vm_sampling_block_seconds_total"]
+                     - m0["vdsm_vm_sampling_block_seconds_total"])
+            lcpu = max((l1 - l0) - self.idle_rate * (t1 - t0), 0.0)
+            nb = ticks - bticks
+            fig = dict(wall_ms=secs / ticks * 1000,
+                       wall_noblock_ms=(secs - bsecs) / nb * 1000 if nb else None,
+                       wall_block_ms=bsecs / bticks * 1000 if bticks else None,
+                       cpu_ms=(c1 - c0) / ticks * 1000, libvirtd_ms=lcpu / ticks * 1000,
+                       ticks=ticks, block_ticks=bticks,
+                       stuck_calls=m1["vdsm_vm_sampling_calls_stuck_total"],
+                       skipped=m1["vdsm_vm_sampling_ticks_skipped_total"],
+                       cache_bytes=m1["vdsm_vm_sampling_cache_bytes"],
+                       rss_kib=pid_status(proc.pid, "VmRSS"),
+                       threads=pid_status(proc.pid, "Threads"), domains=a.n)
+            # request latencies (after the CPU window)
+            lat = []
+            size = 0
+            for _ in range(a.requests):
+                t = time.monotonic()
+                resp = client.call("Host.getAllVmStats", {}, timeout=60)
+                lat.append(time.monotonic() - t)
+                size = len(json.dumps(resp))
+                assert len(resp["result"]) >= a.n, "getAllVmStats lists %d VMs" % len(resp["result"])
+            fig["getallvmstats_p50_ms"] = pct(lat, 0.5) * 1000
+            fig["getallvmstats_p95_ms"] = pct(lat, 0.95) * 1000
+            fig["getallvmstats_bytes"] = size
+            ping = []
+            for _ in range(50):
+                t = time.monotonic()
+                client.call("Host.ping2", {}, timeout=60)
+                ping.append(time.monotonic() - t)
+            fig["ping2_p50_ms"] = pct(ping, 0.5) * 1000
+            client.close()
+            scrape = []
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            for _ in range(a.requests):
+                t = time.monotonic()
+                conn.request("GET", "/metrics")
+                body = conn.getresponse().read()
+                scrape.append(time.monotonic() - t)
+            conn.close()
+            fig["scrape_p50_ms"] = pct(scrape, 0.5) * 1000
+            fig["scrape_p95_ms"] = pct(scrape, 0.95) * 1000
+            fig["scrape_bytes"] = len(body)
+            fig["rss_after_requests_kib"] = pid_status(proc.pid, "VmRSS")
+            self.add("vdsmd", **fig)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            log.close()
+
+    # ---- collectd ---------------------------------------------------------
+    def collectd(self):
+        a = self.args
+        if not shutil.which("collectd"):
+            print("collectd not installed: skipped", file=sys.stderr)
+            return
+        d = self.tmp / "collectd"
+        (d / "csv").mkdir(parents=True)
+        conf = d / "collectd.conf"
+        conf.write_text(
+            'Interval %s\nFQDNLookup false\nBaseDir "%s"\nPIDFile "%s/collectd.pid"\n'
+            'PluginDir "/usr/lib/collectd"\nTypesDB "/usr/share/collectd/types.db"\n'
+            'LoadPlugin logfile\n<Plugin logfile>\n  File "%s/collectd.log"\n</Plugin>\n'
+            'LoadPlugin csv\n<Plugin csv>\n  DataDir "%s/csv"\n</Plugin>\n'
+            'LoadPlugin virt\n<Plugin virt>\n  Connection "qemu:///system"\n'
+            '  HostnameFormat name\n</Plugin>\n' % (a.interval, d, d, d, d))
+        proc = subprocess.Popen(["collectd", "-f", "-C", str(conf)], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(3 * a.interval)
+            c0, l0, t0 = pid_cpu(proc.pid), pid_cpu(self.lpid), time.monotonic()
+            time.sleep(a.window)
+            c1, l1, t1 = pid_cpu(proc.pid), pid_cpu(self.lpid), time.monotonic()
+            reads = (t1 - t0) / a.interval
+            lcpu = max((l1 - l0) - self.idle_rate * (t1 - t0), 0.0)
+            self.add("collectd", wall_ms=None, cpu_ms=(c1 - c0) / reads * 1000,
+                     libvirtd_ms=lcpu / reads * 1000, rss_kib=pid_status(proc.pid, "VmRSS"),
+                     threads=pid_status(proc.pid, "Threads"), domains=a.n)
+        finally:
+            proc.terminate()
+            proc.wait(30)
+
+    # ---- prometheus-libvirt-exporter ---------------------------------------
+    def exporter(self):
+        a = self.args
+        exe = shutil.which("prometheus-libvirt-exporter")
+        if not exe:
+            print("prometheus-libvirt-exporter not installed: skipped", file=sys.stderr)
+            return
+        port = free_port()
+        # As its Debian service runs it: user prometheus (group libvirt), defaults.
+        cmd = [exe, "--web.listen-address=127.0.0.1:%d" % port]
+        if os.geteuid() == 0 and shutil.which("runuser"):
+            cmd = ["runuser", "-u", "prometheus", "--"] + cmd
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_port(port)
+            pid = int(subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
+                                     text=True).stdout.split()[0]) if cmd[0] == "runuser" else proc.pid
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            conn.request("GET", "/metrics")
+            conn.getresponse().read()  # warm up
+            walls, cpu, lcpu = [], 0.0, 0.0
+            for _ in range(a.samples):
+                time.sleep(a.interval)
+                c0, l0, t0 = pid_cpu(pid), pid_cpu(self.lpid), time.monotonic()
+                conn.request("GET", "/metrics")
+                conn.getresponse().read()
+                t1 = time.monotonic()
+                walls.append(t1 - t0)
+                cpu += pid_cpu(pid) - c0
+                lcpu += max(pid_cpu(self.lpid) - l0 - self.idle_rate * (t1 - t0), 0.0)
+            conn.close()
+            self.add("exporter", wall_ms=statistics.mean(walls) * 1000,
+                     cpu_ms=cpu / a.samples * 1000, libvirtd_ms=lcpu / a.samples * 1000,
+                     rss_kib=pid_status(pid, "VmRSS"), threads=pid_status(pid, "Threads"),
+                     domains=a.n)
+        finally:
+            proc.terminate()
+            proc.wait(30)
+
+    # ---- report -------------------------------------------------------------
+    def report(self):
+        ref = next(r for r in self.results if r["tool"] == "ref")
+
+        def ratio(v, r):
+            return "%.2f" % (v / r) if v is not None and r else "-"
+
+        def num(v, fmt="%.1f"):
+            return fmt % v if v is not None else "-"
+
+        print("\nN = %d guests (libvirtd idle: %.1f ms CPU/s, subtracted)" %
+              (self.args.n, self.idle_rate * 1000))
+        print("%-12s %10s %10s %12s %10s %8s | %6s %6s %8s %8s" %
+              ("tool", "wall ms", "own ms", "libvirtd ms", "RSS KiB", "threads",
+               "wall×", "own×", "libvirt×", "total×"))
+        for r in self.results:
+            tot = r["cpu_ms"] + r["libvirtd_ms"]
+            rtot = ref["cpu_ms"] + ref["libvirtd_ms"]
+            print("%-12s %10s %10s %12s %10s %8s | %6s %6s %8s %8s" % (
+                r["tool"], num(r.get("wall_ms")), num(r["cpu_ms"], "%.2f"),
+                num(r["libvirtd_ms"]), r.get("rss_kib") or "-", r.get("threads") or "-",
+                ratio(r.get("wall_ms"), ref["wall_ms"]), ratio(r["cpu_ms"], ref["cpu_ms"]),
+                ratio(r["libvirtd_ms"], ref["libvirtd_ms"]), ratio(tot, rtot)))
+        v = next((r for r in self.results if r["tool"] == "vdsmd"), None)
+        if v:
+            print("vdsmd: wall without block %s ms (%s× ref), with block %s ms (%s× ref); "
+                  "%d ticks, %d with block, %d stuck calls, %d skipped" % (
+                      num(v["wall_noblock_ms"]), ratio(v["wall_noblock_ms"], ref["wall_ms"]),
+                      num(v["wall_block_ms"]), ratio(v["wall_block_ms"], ref["wall_ms"]),
+                      v["ticks"], v["block_ticks"], v["stuck_calls"], v["skipped"]))
+            print("vdsmd: Host.getAllVmStats p50 %.2f ms p95 %.2f ms (%d bytes); /metrics p50 "
+                  "%.2f ms p95 %.2f ms (%d bytes); ping2 p50 %.2f ms; RSS %d KiB, %d threads, "
+                  "cache %d bytes" % (
+                      v["getallvmstats_p50_ms"], v["getallvmstats_p95_ms"],
+                      v["getallvmstats_bytes"], v["scrape_p50_ms"], v["scrape_p95_ms"],
+                      v["scrape_bytes"], v["ping2_p50_ms"], v["rss_kib"], v["threads"],
+                      v["cache_bytes"]))
+        if self.args.json:
+            with open(self.args.json, "a") as f:
+                for r in self.results:
+                    r["libvirtd_idle_ms_per_s"] = self.idle_rate * 1000
+                    f.write(json.dumps(r) + "\n")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--n", type=int, required=True, help="guests running (for the report)")
+    p.add_argument("--build", type=pathlib.Path, default=REPO / "build")
+    p.add_argument("--prefix", default=None, help="probe only domains named PREFIX*")
+    p.add_argument("--interval", type=float, default=2.0, help="sampling interval, s")
+    p.add_argument("--block-every", type=int, default=4,
+                   help="block stats every this many samples (VDSM defaults: 60/15 = 4)")
+    p.add_argument("--window", type=float, default=40.0, help="measuring window, s")
+    p.add_argument("--samples", type=int, default=10)
+    p.add_argument("--requests", type=int, default=100, help="getAllVmStats/scrape requests")
+    p.add_argument("--tools", default="ref,vdsm-groups,split4,perdomain,vdsmd,collectd,exporter")
+    p.add_argument("--json", default=None, help="append results to this file")
+    args = p.parse_args()
+    args.build = args.build.resolve()
+    tools = args.tools.split(",")
+    b = Bench(args)
+    b.measure_idle()
+    b.probe("ref", "--mode", "bulk", "--groups", "0", samples=args.samples)
+    if args.n == 0:
+        tools = [t for t in tools if t == "vdsmd"]
+    if "vdsm-groups" in tools:
+        b.probe("vdsm-groups", "--mode", "bulk", "--groups", str(VDSM_GROUPS),
+                samples=args.samples)
+        b.probe("vdsm-noblock", "--mode", "bulk", "--groups", str(VDSM_GROUPS & ~32),
+                samples=args.samples)
+    if "split4" in tools:
+        b.probe("split4-noblk", "--mode", "split", "--split", "4", "--groups",
+                str(VDSM_GROUPS & ~32), samples=args.samples)
+    if "perdomain" in tools:
+        b.probe("perdomain", "--mode", "perdomain", samples=max(3, args.samples // 3))
+    if "vdsmd" in tools:
+        b.vdsmd()
+    if "collectd" in tools:
+        b.collectd()
+    if "exporter" in tools:
+        b.exporter()
+    b.report()
+    shutil.rmtree(b.tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

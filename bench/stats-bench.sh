@@ -1,0 +1,90 @@
+#!/bin/bash
+# stats-bench.sh - VM statistics sampling benchmark (docs/benchmarks-stats.md).
+#
+# For each N it starts N tiny real guests (bench/stats-guests.sh: TCG, a
+# qcow2 disk and a NIC on the private bridge vdt4br0 each), waits until
+# they have booted, and runs bench/stats-bench.py, which measures per full
+# sample of all VMs the wall time, the sampling process's CPU, libvirtd's
+# CPU and RSS of: one raw virConnectGetAllDomainStats with all groups (the
+# reference), the pre-bulk per-domain calls, vdsmd's sampler, collectd's
+# virt plugin and prometheus-libvirt-exporter, and prints every figure as
+# a ratio to the reference; for vdsmd also Host.getAllVmStats and /metrics
+# latency, RSS and threads.  The guests are destroyed afterwards.
+#
+# Runs with 50 or more guests need the machine alone: the whole run holds
+# flock /tmp/vdsm-c-vm-heavy.lock, and it refuses to start while other
+# test domains (vdt3-*, vdt5-*) run.  An N whose guests would not fit in
+# the available memory (~210 MiB each plus 2 GiB) is skipped and reported.
+#
+# Usage: bench/stats-bench.sh [N ...]        (default: 0 10 50 100)
+# Environment: BUILD_DIR (default ./build), RESULTS (JSON lines, default
+#   bench-stats-results.jsonl in the current directory), INTERVAL (2),
+#   WINDOW (40 s), GUEST_MIB (96), BOOT_WAIT (600 s).
+set -euo pipefail
+
+src=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=$(cd "${BUILD_DIR:-$src/build}" 2>/dev/null && pwd || echo "${BUILD_DIR:-$src/build}")
+results=${RESULTS:-$PWD/bench-stats-results.jsonl}
+interval=${INTERVAL:-2}
+window=${WINDOW:-40}
+guest_mib=${GUEST_MIB:-96}
+boot_wait=${BOOT_WAIT:-600}
+LOCK=/tmp/vdsm-c-vm-heavy.lock
+PER_GUEST_MIB=210
+ns=("$@")
+[ ${#ns[@]} -gt 0 ] || ns=(0 10 50 100)
+
+log() { echo "stats-bench: $*" >&2; }
+die() { log "$*"; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "run as root (libvirt's system URI, guests)"
+if [ -z "${VDT4_LOCKED:-}" ]; then
+    exec env VDT4_LOCKED=1 flock "$LOCK" "$0" "$@"
+fi
+
+# ---- build ------------------------------------------------------------------
+[ -f "$build/build.ninja" ] || meson setup "$build" "$src" >/dev/null
+ninja -C "$build" src/vdsmd bench/stats-probe >/dev/null
+
+others=$(virsh -q -c qemu:///system list --name | grep -E '^vdt[35]-' || true)
+[ -z "$others" ] || die "other test domains are running; try again later: $(echo $others)"
+
+cleanup() { "$src/bench/stats-guests.sh" stop || true; }
+trap cleanup EXIT
+
+wait_booted() {
+    local n=$1 deadline=$((SECONDS + boot_wait)) ready
+    while :; do
+        ready=0
+        for f in /var/log/vdsm-c/guest/vdt4-b*.console; do
+            [ -f "$f" ] && grep -q VDSM-C-GUEST-READY "$f" 2>/dev/null && ready=$((ready + 1))
+        done
+        [ "$ready" -ge "$n" ] && return 0
+        [ $SECONDS -lt $deadline ] || { log "only $ready of $n guests booted; measuring anyway"; return 0; }
+        sleep 5
+    done
+}
+
+log "results go to $results"
+for n in "${ns[@]}"; do
+    have=$("$src/bench/stats-guests.sh" count)
+    avail=$(awk '/MemAvailable/ {print int($2/1024)}' /proc/meminfo)
+    need=$(((n - have) * PER_GUEST_MIB + 2048))
+    if [ "$n" -gt "$have" ] && [ "$need" -gt "$avail" ]; then
+        log "N=$n does not fit: needs ~$need MiB more, $avail MiB available; stopping here"
+        echo "{\"n\": $n, \"skipped\": \"needs ~$need MiB, $avail MiB available\"}" >>"$results"
+        break
+    fi
+    if [ "$n" -lt "$have" ]; then
+        "$src/bench/stats-guests.sh" stop
+    fi
+    rm -f /var/log/vdsm-c/guest/vdt4-b*.console
+    if [ "$n" -gt 0 ]; then
+        "$src/bench/stats-guests.sh" start "$n" "$guest_mib"
+        wait_booted "$n"
+        sleep 10
+    fi
+    log "N=$n: measuring (free: $(awk '/MemAvailable/ {print int($2/1024)}' /proc/meminfo) MiB)"
+    /usr/bin/python3 "$src/bench/stats-bench.py" --n "$n" --build "$build" --prefix vdt4-b \
+        --interval "$interval" --window "$window" --json "$results"
+done
