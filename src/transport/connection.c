@@ -302,6 +302,9 @@ vdConnOnReadable(GObject *stream, gpointer data)
 {
     VdConn *conn = data;
 
+    /* a ready time set by vdConnStart fires once, not on every iteration */
+    if (conn->in_source)
+        g_source_set_ready_time(conn->in_source, -1);
     vdConnRef(conn);
     for (int i = 0; i < VD_CONN_READS_PER_WAKEUP && conn->in_source; i++) {
         g_autoptr(GError) error = NULL;
