@@ -241,8 +241,16 @@ main(int argc, char **argv)
     vdVmSamplingStop();
     vdVmManagerStop();
     vdHostSamplerStop();
+    /* Closing the STOMP clients runs the listener's close hooks: free the
+     * STOMP server while the listeners still exist. */
+    g_clear_pointer(&stomp, vdStompServerFree);
     g_clear_pointer(&metrics_listener, vdListenerFree);
     g_clear_pointer(&listener, vdListenerFree);
-    g_clear_pointer(&stomp, vdStompServerFree);
+    /* A verb stuck in libvirt or on hung storage must not hold up exit:
+     * the pool is only torn down when nothing runs. */
+    if (vdRpcServerInFlight(rpc) > 0) {
+        g_warning("exiting with %u calls still running", vdRpcServerInFlight(rpc));
+        (void)g_steal_pointer(&rpc);
+    }
     return 0;
 }

@@ -440,7 +440,7 @@ vdRouteV4DefaultsParse(const char *text)
      * addresses are in host (little-endian on x86) byte order as the kernel
      * prints the raw __be32 with %08X: the first byte in memory is the
      * last hex pair. */
-    for (gsize i = 1; lines[i]; i++) {
+    for (gsize i = 1; lines[0] && lines[i]; i++) {
         g_auto(GStrv) f = vdFields(lines[i]);
         guint32 dst, gw, flags, metric, mask;
         VdDefaultRoute *r;
