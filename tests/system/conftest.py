@@ -36,7 +36,7 @@ BUILD = pathlib.Path(os.environ.get("VDSM_BUILD_DIR", REPO / "build")).resolve()
 VDSMD = BUILD / "src" / "vdsmd"
 VDSM_CLIENT = BUILD / "tools" / "vdsm-client"
 MAKE_CERTS = REPO / "scripts" / "make-certs.sh"
-START_TIMEOUT = 30.0
+START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
 LOG_TAIL_LINES = 150
 # Patterns in vdsmd's output that fail the test even when it exited 0:
