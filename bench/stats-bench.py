@@ -150,6 +150,9 @@ class Bench:
                 if time.monotonic() > deadline:
                     raise RuntimeError("vdsmd not ready")
                 time.sleep(0.2)
+            # No client stays connected during the CPU window: an idle STOMP
+            # connection made the main loop spin when this was written.
+            client.close()
             # every VM in the table and sampled at least twice, with block stats
             deadline = time.monotonic() + 120
             while True:
@@ -184,6 +187,7 @@ class Bench:
                        rss_kib=pid_status(proc.pid, "VmRSS"),
                        threads=pid_status(proc.pid, "Threads"), domains=a.n)
             # request latencies (after the CPU window)
+            client = RpcClient(StompConn("127.0.0.1", port, None, timeout=60))
             lat = []
             size = 0
             for _ in range(a.requests):

@@ -159,8 +159,12 @@ for c in $CONC; do
     floors=() apis=()
     for r in $(seq "$ROUNDS"); do
         # The floor runs with no vdsmd around (it would adopt the domains).
-        f=$("$tmp/vm-start-floor" -t "$tmp/domain.xml" -n "$N" -m per-thread -p "${P}floor-" |
-            awk '{print $4}')
+        if ! f=$("$tmp/vm-start-floor" -t "$tmp/domain.xml" -n "$N" -m per-thread \
+                 -p "${P}floor-" | awk '{print $4}') || [ -z "$f" ]; then
+            echo "concurrency $c round $r: the floor failed (see above); round skipped"
+            cleanup_domains
+            continue
+        fi
         cleanup_domains
         start_vdsmd "$c"
         a=$($PY "$tmp/storm.py" "$PORT" "$N" "$tmp/domain.xml" "$P")
@@ -170,6 +174,10 @@ for c in $CONC; do
         echo "concurrency $c round $r: floor ${f}s api ${a}s"
         floors+=("$f") apis+=("$a")
     done
+    if [ ${#floors[@]} = 0 ]; then
+        results+=("$(printf '%-12s %8s %8s %6s' "$c" - - -)")
+        continue
+    fi
     fm=$(printf '%s\n' "${floors[@]}" | median)
     am=$(printf '%s\n' "${apis[@]}" | median)
     results+=("$(printf '%-12s %8.3f %8.3f %6.2f' "$c" "$fm" "$am" "$(echo "$am / $fm" | bc -l)")")

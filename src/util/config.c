@@ -74,8 +74,8 @@ static const VdConfigKey vdConfigTable[] = {
     { "sampling", "max_concurrent_calls", "4",
       "Bulk stats calls one VM sample is split into, run concurrently (1..8)." },
     { "sampling", "block_sample_interval", "60",
-      "Seconds between VM samples that include block (disk) stats; other samples leave them "
-      "out." },
+      "Seconds between VM samples that include block (disk) and vCPU stats; other samples "
+      "leave them out." },
     { "sampling", "stats_call_timeout", "3",
       "Seconds a bulk stats call may take before its domains are checked: a domain whose QEMU "
       "monitor has been busy half that long is unresponsive, the others are sampled again." },

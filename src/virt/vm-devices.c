@@ -13,7 +13,7 @@
 
 typedef struct {
     const char *id;
-    const char *xml;
+    VdVmLive *live;
     json_object *status;
     VdVmMetadata *md_update; /* balloonTarget etc. to merge, or NULL */
 } VdVmDevCall;
@@ -26,8 +26,7 @@ vdVmDevRefreshOnMain(gpointer data)
 
     if (!vm)
         return NULL;
-    if (c->xml)
-        vdVmSetLiveXml(vm, c->xml);
+    vdVmSetLive(vm, c->live);
     c->status = vdVmToFullStatus(vm);
     return NULL;
 }
@@ -48,7 +47,8 @@ static json_object *
 vdVmDevRefresh(const char *id, virDomainPtr dom, GError **error)
 {
     g_autofree char *xml = virDomainGetXMLDesc(dom, 0);
-    VdVmDevCall c = { .id = id, .xml = xml };
+    g_autoptr(VdVmLive) live = vdVmLiveNew(xml);
+    VdVmDevCall c = { .id = id, .live = live };
 
     vdMainCall(vdVmDevRefreshOnMain, &c);
     if (!c.status)

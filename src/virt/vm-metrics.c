@@ -104,7 +104,20 @@ vdGetAge(const VdMetricsVm *vm, double *out)
 VD_GETTER(vdGetCpuTime, VD_VM_HAVE_CPU, s->cpu_time / 1e9)
 VD_GETTER(vdGetCpuUser, VD_VM_HAVE_CPU, s->cpu_user / 1e9)
 VD_GETTER(vdGetCpuSystem, VD_VM_HAVE_CPU, s->cpu_system / 1e9)
-VD_GETTER(vdGetVcpus, VD_VM_HAVE_VCPU, (double)s->vcpu_current)
+
+static gboolean
+vdGetVcpus(const VdMetricsVm *vm, double *out)
+{
+    const VdVmSample *s = VD_LAST(vm);
+
+    /* the VCPU group may come at the block cadence only */
+    if (!s || !(s->have & VD_VM_HAVE_VCPU))
+        s = vm->snap->blast;
+    if (!s || !(s->have & VD_VM_HAVE_VCPU) || s->vcpu_current < 0)
+        return FALSE;
+    *out = (double)s->vcpu_current;
+    return TRUE;
+}
 VD_GETTER(vdGetState, VD_VM_HAVE_STATE, (double)s->state)
 VD_GETTER(vdGetMemMax, VD_VM_HAVE_BALLOON, s->balloon_maximum * 1024.0)
 VD_GETTER(vdGetMemBalloon, VD_VM_HAVE_BALLOON, s->balloon_current * 1024.0)

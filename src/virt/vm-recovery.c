@@ -20,7 +20,7 @@
 typedef struct {
     char *id;
     char *name;
-    char *xml;
+    VdVmLive *live;
     int state;
     int reason;
     gboolean external;
@@ -36,7 +36,7 @@ vdVmFoundFree(gpointer data)
 
     g_free(f->id);
     g_free(f->name);
-    g_free(f->xml);
+    vdVmLiveFree(f->live);
     vdVmMetadataFree(f->md);
     g_free(f);
 }
@@ -101,7 +101,7 @@ vdVmRecoveryInspect(virDomainPtr dom)
         f->pause_code = vdVmRecoveryIoPauseCode(dom);
     if (active)
         f->pid = vdQemuPidRead(f->name);
-    f->xml = g_steal_pointer(&xml);
+    f->live = vdVmLiveNew(xml);
     return f;
 }
 
@@ -131,7 +131,7 @@ vdVmRecoveryBuild(VdVmFound *f)
             known_start = TRUE;
         }
     }
-    vdVmSetLiveXml(vm, f->xml);
+    vdVmSetLive(vm, f->live);
     if (status == VD_VM_STATUS_PAUSED)
         vm->pause_code = f->pause_code ? f->pause_code : pause_code;
     if (status == VD_VM_STATUS_SAVING_STATE)

@@ -22,12 +22,23 @@
 /* Fewest domains worth a call of their own: with fewer, one more
  * concurrent call costs more (a thread hop, a round trip) than it saves. */
 #define VD_VM_SAMPLING_MIN_PER_CALL 8
+/* Shortest gap between two samples for "no CPU time in between" to mean
+ * that a running VM's QEMU is not running. */
+#define VD_VM_SAMPLING_FROZEN_MIN_US (G_USEC_PER_SEC / 2)
+/* Consecutive such samples after which the VM is unresponsive even when
+ * its monitor is free. */
+#define VD_VM_SAMPLING_FROZEN_MAX 2
+/* Domain XMLs read per tick at most (new VMs, hot-plugged NICs). */
+#define VD_VM_SAMPLING_XML_PER_TICK 16
 
-/* The groups VDSM's stats use (vdsm-facts §4.3); BLOCK is added on block
- * ticks. */
+/* The groups VDSM's stats use (vdsm-facts §4.3), split by how often they
+ * change: every tick the ones behind rates and balloon figures; on block
+ * ticks also BLOCK (the most expensive group) and VCPU (only vcpu.current
+ * is used, and it costs a QEMU round trip per VM). */
 #define VD_VM_SAMPLING_GROUPS                                                                      \
     (VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_CPU_TOTAL | VIR_DOMAIN_STATS_BALLOON |              \
-     VIR_DOMAIN_STATS_VCPU | VIR_DOMAIN_STATS_INTERFACE)
+     VIR_DOMAIN_STATS_INTERFACE)
+#define VD_VM_SAMPLING_SLOW_GROUPS (VIR_DOMAIN_STATS_BLOCK | VIR_DOMAIN_STATS_VCPU)
 
 typedef struct {
     char *id;
@@ -41,9 +52,20 @@ typedef struct {
     gboolean dev_stale;
     gint64 skip_until_us;   /* unresponsive: not asked before then; 0: asked */
     gboolean timed_out;     /* a call on it timed out; cleared when it answers */
+    guint frozen;           /* consecutive samples in which a running VM got no CPU */
     gboolean published_ok;  /* monitorResponse as last evaluated */
     guint busy;             /* outstanding calls that cover it */
 } VdVmEntry;
+
+/* One tick's calls: the tick is complete (a full sample of all VMs) when
+ * the last of them returns. */
+typedef struct {
+    gint ref;
+    gint64 start_us;
+    gboolean block;         /* asked for the slow groups */
+    guint pending;          /* calls not returned yet (under the lock) */
+    GPtrArray *calls;       /* VdVmCall* (a reference each) */
+} VdVmTick;
 
 typedef struct {
     gint ref;
@@ -53,14 +75,30 @@ typedef struct {
     unsigned int groups;
     gint64 start_us;
     gboolean done;          /* under the lock */
+    VdVmTick *tick;         /* the tick it belongs to (a reference), or NULL */
 } VdVmCall;
+
+/* What the sampler pool runs. */
+typedef enum {
+    VD_VM_JOB_TICK,
+    VD_VM_JOB_CALL,     /* data: VdVmCall* (a reference) */
+    VD_VM_JOB_DEADLINE, /* data: VdVmTick* (a reference) */
+} VdVmJobKind;
+
+typedef struct {
+    VdVmJobKind kind;
+    gpointer data;
+} VdVmJob;
 
 static struct {
     GMutex lock;
-    GCond cond;             /* a call finished */
     GHashTable *vms;        /* id -> VdVmEntry* */
     GPtrArray *outstanding; /* VdVmCall* (a reference each) still in libvirt */
     GThreadPool *pool;
+    GMainContext *ctx;      /* the main loop's, for the timers */
+    /* The sampler's own libvirt connections (see "Connections" below). */
+    virConnectPtr sample_conn;
+    virConnectPtr control_conn;
     GSource *timer;
     gboolean tick_running;
     guint skipped_in_row;
@@ -74,8 +112,7 @@ static struct {
     gboolean nowait;
 } vdSampling;
 
-/* The pool's job for a tick (calls are pushed as their VdVmCall*). */
-static char vdVmSamplingTickJob;
+static void vdVmSamplingPush(VdVmJobKind kind, gpointer data);
 
 /* ---- entries ------------------------------------------------------------ */
 
@@ -89,6 +126,7 @@ vdVmEntryResetLocked(VdVmEntry *e)
     g_clear_pointer(&e->dev, vdVmDevInfoFree);
     e->timed_out = FALSE;
     e->skip_until_us = 0;
+    e->frozen = 0;
 }
 
 static void
@@ -170,16 +208,37 @@ vdVmWindowPushLocked(VdVmSample **win, VdVmSample *sample)
     win[1] = vdVmSampleRef(sample);
 }
 
+/* A running VM whose QEMU got no CPU time at all since the previous
+ * sample (at least VD_VM_SAMPLING_FROZEN_MIN_US before) is not running:
+ * stopped, or stuck in the kernel.  Its stats may still come back (with
+ * NOWAIT, from whatever needs no QEMU) when another client holds its job. */
+static gboolean
+vdVmSampleFrozen(const VdVmSample *prev, const VdVmSample *sample)
+{
+    return prev && (prev->have & VD_VM_HAVE_CPU) && (sample->have & VD_VM_HAVE_CPU) &&
+           (sample->have & VD_VM_HAVE_STATE) && sample->state == VIR_DOMAIN_RUNNING &&
+           sample->mono_us - prev->mono_us >= VD_VM_SAMPLING_FROZEN_MIN_US &&
+           sample->cpu_time == prev->cpu_time;
+}
+
 static void
 vdVmEntryStoreLocked(VdVmEntry *e, VdVmSample *sample)
 {
-    /* It answered: whatever timed out before is over. */
-    e->timed_out = FALSE;
-    e->skip_until_us = 0;
     if (e->win[1] && sample->mono_us <= e->win[1]->mono_us) {
-        /* Taken before the newest one: a call that was stuck. */
+        /* Taken before the newest one: a call that was stuck.  It
+         * returned, so the QEMU answered: whatever timed out is over. */
         vdSampling.fig.samples_dropped++;
+        e->timed_out = FALSE;
+        e->skip_until_us = 0;
         return;
+    }
+    if (vdVmSampleFrozen(e->win[1], sample)) {
+        /* Not an answer from QEMU: the tick checks its monitor. */
+        e->frozen++;
+    } else {
+        e->frozen = 0;
+        e->timed_out = FALSE;
+        e->skip_until_us = 0;
     }
     vdVmWindowPushLocked(e->win, sample);
     if (sample->have & VD_VM_HAVE_BLOCK)
@@ -198,7 +257,120 @@ vdVmEntryStoreLocked(VdVmEntry *e, VdVmSample *sample)
     }
 }
 
-/* ---- calls ---------------------------------------------------------------- */
+/* ---- connections ----------------------------------------------------------
+ *
+ * The sampler does not use the VM layer's connection: libvirtd serves at
+ * most max_client_requests (5) calls of one connection at a time, so a
+ * stats call stuck on a stopped QEMU, plus the concurrent calls of the next
+ * ticks, would soon block every libvirt call of the daemon.  Instead:
+ *   - the sample connection carries the tick's domain list, the bulk calls
+ *     and the XML reads.  When one of its calls gets stuck it is dropped
+ *     (the stuck call keeps it alive until it returns) and the next user
+ *     opens a fresh one, so stuck calls never fill a connection that
+ *     others use;
+ *   - the control connection carries only virDomainGetControlInfo, which
+ *     never waits on QEMU, so it never has a stuck call.
+ * Either is reopened when libvirt closed it (libvirtd restarted). */
+
+static virConnectPtr
+vdVmSamplingConnOpen(GError **error)
+{
+    const char *uri = vdConfigGetString("vars", "libvirt_uri");
+    virConnectPtr conn = virConnectOpen(uri);
+
+    if (!conn) {
+        g_set_error(error, VD_ERROR, VD_ERR_UNEXPECTED, "cannot connect to libvirt at %s: %s",
+                    uri, virGetLastErrorMessage());
+        return NULL;
+    }
+    /* Needs libvirt's event loop (the VM layer runs it); harmless without. */
+    virConnectSetKeepAlive(conn, 5, 3);
+    return conn;
+}
+
+/* A new reference to the connection in *@slot, (re)opened when missing or
+ * dead.  Any sampler thread. */
+static virConnectPtr
+vdVmSamplingConnGet(virConnectPtr *slot, GError **error)
+{
+    virConnectPtr conn;
+
+    g_mutex_lock(&vdSampling.lock);
+    if (*slot && virConnectIsAlive(*slot) != 1)
+        g_clear_pointer(slot, virConnectClose);
+    conn = *slot;
+    if (conn)
+        virConnectRef(conn);
+    g_mutex_unlock(&vdSampling.lock);
+    if (conn)
+        return conn;
+
+    /* Opened outside the lock; if two threads race, one keeps its own. */
+    conn = vdVmSamplingConnOpen(error);
+    if (!conn)
+        return NULL;
+    g_mutex_lock(&vdSampling.lock);
+    if (!*slot && !vdSampling.stopping) {
+        virConnectRef(conn);
+        *slot = conn;
+    }
+    g_mutex_unlock(&vdSampling.lock);
+    return conn;
+}
+
+/* A call on @conn is stuck: later calls go to a new sample connection. */
+static void
+vdVmSamplingConnTaint(virConnectPtr conn)
+{
+    g_mutex_lock(&vdSampling.lock);
+    if (vdSampling.sample_conn == conn) {
+        g_debug("VM sampling: a call is stuck; the next calls use a new connection");
+        g_clear_pointer(&vdSampling.sample_conn, virConnectClose);
+    }
+    g_mutex_unlock(&vdSampling.lock);
+}
+
+/* ---- ticks and calls ------------------------------------------------------ */
+
+static VdVmTick *
+vdVmTickNew(gint64 start_us, gboolean block)
+{
+    VdVmTick *t = g_new0(VdVmTick, 1);
+
+    t->ref = 1;
+    t->start_us = start_us;
+    t->block = block;
+    t->calls = g_ptr_array_new();
+    return t;
+}
+
+static void vdVmCallUnref(VdVmCall *c);
+
+static void
+vdVmTickUnref(VdVmTick *t)
+{
+    if (!t || !g_atomic_int_dec_and_test(&t->ref))
+        return;
+    g_ptr_array_set_free_func(t->calls, (GDestroyNotify)vdVmCallUnref);
+    g_ptr_array_unref(t->calls);
+    g_free(t);
+}
+
+/* A tick's last call returned (lock held): a full sample is done. */
+static void
+vdVmTickCompleteLocked(VdVmTick *t)
+{
+    gint64 wall = g_get_monotonic_time() - t->start_us;
+
+    vdSampling.fig.ticks++;
+    vdSampling.fig.last_tick_us = wall;
+    vdSampling.fig.tick_us_total += wall;
+    vdSampling.fig.last_tick_end_mono = g_get_monotonic_time();
+    if (t->block) {
+        vdSampling.fig.block_ticks++;
+        vdSampling.fig.block_tick_us_total += wall;
+    }
+}
 
 static VdVmCall *
 vdVmCallNew(GPtrArray *doms, GPtrArray *ids, unsigned int groups)
@@ -227,7 +399,77 @@ vdVmCallUnref(VdVmCall *c)
         virDomainFree(c->doms[i]);
     g_free(c->doms);
     g_strfreev(c->ids);
+    vdVmTickUnref(c->tick);
     g_free(c);
+}
+
+/* TRUE when the QEMU monitor of @dom has been busy for at least @busy_ms
+ * (or is unusable): the domain does not answer. */
+static gboolean
+vdVmDomainStuck(const char *id, gint64 busy_ms)
+{
+    g_autoptr(virConnect) conn = vdVmSamplingConnGet(&vdSampling.control_conn, NULL);
+    g_autoptr(virDomain) dom = conn ? virDomainLookupByUUIDString(conn, id) : NULL;
+    virDomainControlInfo info;
+
+    if (!dom || virDomainGetControlInfo(dom, &info, 0) < 0)
+        return FALSE; /* gone or libvirt down: the next tick knows */
+    if (info.state == VIR_DOMAIN_CONTROL_ERROR)
+        return TRUE;
+    return info.state == VIR_DOMAIN_CONTROL_OCCUPIED && (gint64)info.stateTime >= busy_ms;
+}
+
+static void
+vdVmSamplingMarkStuck(const char *id, gint64 now)
+{
+    VdVmEntry *e;
+
+    g_mutex_lock(&vdSampling.lock);
+    e = vdSampling.vms ? g_hash_table_lookup(vdSampling.vms, id) : NULL;
+    if (e) {
+        if (!e->timed_out)
+            g_warning("VM %s (%s): QEMU monitor does not answer; skipped for %.1f s", e->id,
+                      e->name, vdSampling.ttl_us / 1e6);
+        e->timed_out = TRUE;
+        e->skip_until_us = now + vdSampling.ttl_us;
+    }
+    g_mutex_unlock(&vdSampling.lock);
+}
+
+/* Check a domain that may not answer (lock not held): in a call that is
+ * still in libvirt, frozen, or at the end of its skip time.  Returns TRUE
+ * when it is unresponsive and must not be asked now. */
+static gboolean
+vdVmSamplingCheck(const char *id, gint64 busy_ms, gint64 now)
+{
+    gboolean stuck = vdVmDomainStuck(id, busy_ms);
+    VdVmEntry *e;
+
+    if (stuck) {
+        vdVmSamplingMarkStuck(id, now);
+        return TRUE;
+    }
+    g_mutex_lock(&vdSampling.lock);
+    e = vdSampling.vms ? g_hash_table_lookup(vdSampling.vms, id) : NULL;
+    if (e) {
+        e->skip_until_us = 0;
+        if (e->frozen >= VD_VM_SAMPLING_FROZEN_MAX && !e->timed_out) {
+            /* No CPU time over several samples although its monitor is
+             * free: not running.  Asked again every tick, it is "0" again
+             * as soon as it runs. */
+            g_warning("VM %s (%s): its QEMU got no CPU time in %u samples", e->id, e->name,
+                      e->frozen);
+            e->timed_out = TRUE;
+        }
+    }
+    g_mutex_unlock(&vdSampling.lock);
+    return FALSE;
+}
+
+static gint64
+vdVmSamplingBusyMs(void)
+{
+    return vdSampling.call_timeout_us / 1000 / 2;
 }
 
 static void
@@ -238,6 +480,7 @@ vdVmCallRun(VdVmCall *c)
     g_autoptr(GPtrArray) samples = g_ptr_array_new_with_free_func((GDestroyNotify)vdVmSampleUnref);
     g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func(g_free);
     g_autoptr(GPtrArray) changed = NULL;
+    g_autoptr(GArray) frozen = g_array_new(FALSE, FALSE, sizeof(guint));
     int n;
 
     n = virDomainListGetStats(c->doms, c->groups, &records, flags);
@@ -270,20 +513,35 @@ vdVmCallRun(VdVmCall *c)
 
         if (e && e->busy)
             e->busy--;
+        if (e && e->frozen > 0 && !e->timed_out)
+            g_array_append_val(frozen, i);
     }
     c->done = TRUE;
+    if (c->tick && --c->tick->pending == 0)
+        vdVmTickCompleteLocked(c->tick);
     g_ptr_array_remove_fast(vdSampling.outstanding, c); /* drops the list's reference */
     vdSampling.fig.calls_outstanding = vdSampling.outstanding->len;
+    g_mutex_unlock(&vdSampling.lock);
+
+    /* A running VM that got no CPU: is its monitor stuck behind another
+     * client's call (NOWAIT gave what needs no QEMU)? */
+    for (guint i = 0; i < frozen->len; i++) {
+        guint j = g_array_index(frozen, guint, i);
+
+        vdVmSamplingCheck(c->ids[j], vdVmSamplingBusyMs(), g_get_monotonic_time());
+    }
+
+    g_mutex_lock(&vdSampling.lock);
     changed = vdVmSamplingEvaluateLocked(g_get_monotonic_time());
-    g_cond_broadcast(&vdSampling.cond);
     g_mutex_unlock(&vdSampling.lock);
     vdVmSamplingPublish(changed);
-    vdVmCallUnref(c); /* the job's reference */
 }
 
-/* Start a call on the pool (lock held): it covers @doms/@ids. */
-static VdVmCall *
-vdVmCallLaunchLocked(GPtrArray *doms, GPtrArray *ids, unsigned int groups, gint64 start_us)
+/* Start a call on the pool (lock held): it covers @doms/@ids and belongs
+ * to @tick (may be NULL). */
+static void
+vdVmCallLaunchLocked(GPtrArray *doms, GPtrArray *ids, unsigned int groups, gint64 start_us,
+                     VdVmTick *tick)
 {
     VdVmCall *c = vdVmCallNew(doms, ids, groups);
 
@@ -294,46 +552,18 @@ vdVmCallLaunchLocked(GPtrArray *doms, GPtrArray *ids, unsigned int groups, gint6
         if (e)
             e->busy++;
     }
-    g_atomic_int_inc(&c->ref); /* the outstanding list's */
-    g_ptr_array_add(vdSampling.outstanding, c);
+    if (tick) {
+        g_atomic_int_inc(&tick->ref);
+        c->tick = tick;
+        tick->pending++;
+        g_atomic_int_inc(&c->ref);
+        g_ptr_array_add(tick->calls, c);
+    }
+    g_ptr_array_add(vdSampling.outstanding, c); /* takes the creation reference */
     vdSampling.fig.calls++;
     vdSampling.fig.calls_outstanding = vdSampling.outstanding->len;
-    g_atomic_int_inc(&c->ref); /* the job's */
-    g_thread_pool_push(vdSampling.pool, c, NULL);
-    return c; /* the caller's reference */
-}
-
-/* ---- the tick --------------------------------------------------------------- */
-
-/* TRUE when the QEMU monitor of @dom has been busy for at least @busy_ms
- * (or is unusable): the domain does not answer. */
-static gboolean
-vdVmDomainStuck(virDomainPtr dom, gint64 busy_ms)
-{
-    virDomainControlInfo info;
-
-    if (virDomainGetControlInfo(dom, &info, 0) < 0)
-        return FALSE; /* gone or libvirt down: the next tick knows */
-    if (info.state == VIR_DOMAIN_CONTROL_ERROR)
-        return TRUE;
-    return info.state == VIR_DOMAIN_CONTROL_OCCUPIED && (gint64)info.stateTime >= busy_ms;
-}
-
-static void
-vdVmSamplingMarkStuck(const char *id, gint64 now)
-{
-    VdVmEntry *e;
-
-    g_mutex_lock(&vdSampling.lock);
-    e = vdSampling.vms ? g_hash_table_lookup(vdSampling.vms, id) : NULL;
-    if (e) {
-        if (!e->timed_out)
-            g_warning("VM %s (%s): QEMU monitor does not answer; skipped for %" G_GINT64_FORMAT
-                      " s", e->id, e->name, vdSampling.ttl_us / G_USEC_PER_SEC);
-        e->timed_out = TRUE;
-        e->skip_until_us = now + vdSampling.ttl_us;
-    }
-    g_mutex_unlock(&vdSampling.lock);
+    g_atomic_int_inc(&c->ref);
+    vdVmSamplingPush(VD_VM_JOB_CALL, c);
 }
 
 static void
@@ -363,11 +593,10 @@ vdVmSamplingFetchDev(virDomainPtr dom, const char *id)
     vdVmDevInfoFree(dev);
 }
 
-/* Split @doms/@ids into @k calls of @groups (lock held); the new calls are
- * appended to @calls. */
+/* Split @doms/@ids into @k calls of @groups (lock held). */
 static void
 vdVmSamplingSplitLocked(GPtrArray *doms, GPtrArray *ids, guint k, unsigned int groups,
-                        gint64 start_us, GPtrArray *calls)
+                        gint64 start_us, VdVmTick *tick)
 {
     guint n = doms->len;
 
@@ -382,32 +611,96 @@ vdVmSamplingSplitLocked(GPtrArray *doms, GPtrArray *ids, guint k, unsigned int g
         }
         from = to;
         if (d->len)
-            g_ptr_array_add(calls, vdVmCallLaunchLocked(d, i, groups, start_us));
-    }
-}
-
-/* Wait (lock held) until every call of @calls is done or @deadline. */
-static void
-vdVmSamplingWaitLocked(GPtrArray *calls, gint64 deadline)
-{
-    for (;;) {
-        gboolean all = TRUE;
-
-        for (guint i = 0; i < calls->len && all; i++)
-            all = ((VdVmCall *)g_ptr_array_index(calls, i))->done;
-        if (all || vdSampling.stopping)
-            return;
-        if (!g_cond_wait_until(&vdSampling.cond, &vdSampling.lock, deadline))
-            return;
+            vdVmCallLaunchLocked(d, i, groups, start_us, tick);
     }
 }
 
 static guint
 vdVmSamplingFreeThreadsLocked(void)
 {
-    guint used = 1 + vdSampling.outstanding->len; /* this tick + calls in libvirt */
+    guint used = 1 + vdSampling.outstanding->len; /* a tick or deadline + calls in libvirt */
 
     return used >= VD_VM_SAMPLING_MAX_THREADS ? 0 : VD_VM_SAMPLING_MAX_THREADS - used;
+}
+
+static void
+vdVmDomainRelease(gpointer dom)
+{
+    virDomainFree(dom);
+}
+
+/* Main loop: stats_call_timeout after a tick started its calls. */
+static gboolean
+vdVmSamplingDeadlineTimer(gpointer data)
+{
+    VdVmTick *t = data;
+
+    if (vdSampling.pool && !vdSampling.stopping) {
+        g_atomic_int_inc(&t->ref);
+        vdVmSamplingPush(VD_VM_JOB_DEADLINE, t);
+    }
+    return G_SOURCE_REMOVE;
+}
+
+/* Pool: the calls of tick @t still in libvirt are stuck.  Their domains
+ * whose monitor is busy are unresponsive; the others are asked again at
+ * once by one new call, which nothing waits for (if it gets stuck too,
+ * the next tick checks its domains like any other outstanding call). */
+static void
+vdVmSamplingDeadlineRun(VdVmTick *t)
+{
+    g_autoptr(GPtrArray) late = g_ptr_array_new_with_free_func((GDestroyNotify)vdVmCallUnref);
+    g_autoptr(GPtrArray) rd = g_ptr_array_new_with_free_func(vdVmDomainRelease);
+    g_autoptr(virConnect) conn = NULL;
+    g_autoptr(GPtrArray) ri = g_ptr_array_new();
+    g_autoptr(GPtrArray) changed = NULL;
+    unsigned int groups = 0;
+    gint64 now = g_get_monotonic_time();
+
+    g_mutex_lock(&vdSampling.lock);
+    for (guint i = 0; i < t->calls->len; i++) {
+        VdVmCall *c = g_ptr_array_index(t->calls, i);
+
+        if (!c->done) {
+            g_atomic_int_inc(&c->ref);
+            g_ptr_array_add(late, c);
+            groups |= c->groups;
+            vdSampling.fig.calls_stuck++;
+        }
+    }
+    g_mutex_unlock(&vdSampling.lock);
+    if (!late->len || vdSampling.stopping)
+        return;
+
+    for (guint i = 0; i < late->len; i++) {
+        VdVmCall *c = g_ptr_array_index(late, i);
+
+        if (c->n)
+            vdVmSamplingConnTaint(virDomainGetConnect(c->doms[0]));
+    }
+    conn = vdVmSamplingConnGet(&vdSampling.sample_conn, NULL);
+    for (guint i = 0; conn && i < late->len; i++) {
+        VdVmCall *c = g_ptr_array_index(late, i);
+
+        for (guint j = 0; j < c->n; j++) {
+            virDomainPtr dom;
+
+            if (vdVmSamplingCheck(c->ids[j], vdVmSamplingBusyMs(), now))
+                continue;
+            /* the call needs domains of the connection it goes to */
+            dom = virDomainLookupByUUIDString(conn, c->ids[j]);
+            if (dom) {
+                g_ptr_array_add(rd, dom);
+                g_ptr_array_add(ri, c->ids[j]);
+            }
+        }
+    }
+    g_mutex_lock(&vdSampling.lock);
+    if (rd->len && vdVmSamplingFreeThreadsLocked() > 0 && !vdSampling.stopping)
+        vdVmCallLaunchLocked(rd, ri, groups, g_get_monotonic_time(), NULL);
+    changed = vdVmSamplingEvaluateLocked(g_get_monotonic_time());
+    g_mutex_unlock(&vdSampling.lock);
+    vdVmSamplingPublish(changed);
 }
 
 static void
@@ -415,7 +708,7 @@ vdVmSamplingTickRun(void)
 {
     gint64 now = g_get_monotonic_time();
     g_autoptr(GError) error = NULL;
-    g_autoptr(virConnect) conn = vdLibvirtGet(&error);
+    g_autoptr(virConnect) conn = vdVmSamplingConnGet(&vdSampling.sample_conn, &error);
     virDomainPtr *list = NULL;
     int n = -1;
     g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func(g_free);
@@ -423,10 +716,10 @@ vdVmSamplingTickRun(void)
     g_autoptr(GArray) skip = g_array_new(FALSE, TRUE, sizeof(gboolean));
     g_autoptr(GArray) need_dev = g_array_new(FALSE, TRUE, sizeof(gboolean));
     g_autoptr(GArray) need_block = g_array_new(FALSE, TRUE, sizeof(gboolean));
-    g_autoptr(GPtrArray) calls = g_ptr_array_new_with_free_func((GDestroyNotify)vdVmCallUnref);
     g_autoptr(GPtrArray) changed = NULL;
+    VdVmTick *tick = NULL;
     gboolean block_tick = FALSE;
-    gint64 busy_ms = vdSampling.call_timeout_us / 1000 / 2;
+    gint64 busy_ms = vdVmSamplingBusyMs();
 
     if (conn)
         n = virConnectListAllDomains(conn, &list, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
@@ -479,7 +772,7 @@ vdVmSamplingTickRun(void)
             e->name = g_strdup(virDomainGetName(list[i]));
         }
         e->seen_gen = vdSampling.gen;
-        if (e->busy > 0 || (e->skip_until_us && now >= e->skip_until_us))
+        if (e->busy > 0 || e->frozen > 0 || (e->skip_until_us && now >= e->skip_until_us))
             g_array_index(check, gboolean, i) = TRUE;
         else if (e->skip_until_us > now)
             g_array_index(skip, gboolean, i) = TRUE;
@@ -500,28 +793,12 @@ vdVmSamplingTickRun(void)
     }
     g_mutex_unlock(&vdSampling.lock);
 
-    /* Domains covered by a call that is still in libvirt, or whose skip
-     * time is over: ask only the ones whose monitor is free. */
+    /* Domains still in a call, frozen, or at the end of their skip time:
+     * ask only the ones whose monitor is free. */
     for (int i = 0; i < n; i++) {
-        if (!g_array_index(check, gboolean, i))
-            continue;
-        if (vdVmDomainStuck(list[i], busy_ms)) {
-            vdVmSamplingMarkStuck(g_ptr_array_index(ids, i), now);
+        if (g_array_index(check, gboolean, i) &&
+            vdVmSamplingCheck(g_ptr_array_index(ids, i), busy_ms, now))
             g_array_index(skip, gboolean, i) = TRUE;
-        } else {
-            g_mutex_lock(&vdSampling.lock);
-            {
-                VdVmEntry *e = g_hash_table_lookup(vdSampling.vms, g_ptr_array_index(ids, i));
-
-                if (e)
-                    e->skip_until_us = 0;
-            }
-            g_mutex_unlock(&vdSampling.lock);
-        }
-    }
-    for (int i = 0; i < n; i++) {
-        if (g_array_index(need_dev, gboolean, i) && !g_array_index(skip, gboolean, i))
-            vdVmSamplingFetchDev(list[i], g_ptr_array_index(ids, i));
     }
 
     g_mutex_lock(&vdSampling.lock);
@@ -549,87 +826,60 @@ vdVmSamplingTickRun(void)
                       VD_VM_SAMPLING_MAX_THREADS);
             goto done;
         }
+        tick = vdVmTickNew(now, bd->len > 0);
         if (total && (k == 1 || !nd->len || !bd->len)) {
-            /* One kind of call only: a lone new VM's block stats ride along. */
-            unsigned int groups = VD_VM_SAMPLING_GROUPS | (bd->len ? VIR_DOMAIN_STATS_BLOCK : 0);
+            /* One kind of call only: a lone new VM's slow groups ride along. */
+            unsigned int groups =
+                VD_VM_SAMPLING_GROUPS | (bd->len ? VD_VM_SAMPLING_SLOW_GROUPS : 0);
 
             for (guint i = 0; i < nd->len; i++) {
                 g_ptr_array_add(bd, g_ptr_array_index(nd, i));
                 g_ptr_array_add(bi, g_ptr_array_index(ni, i));
             }
-            vdVmSamplingSplitLocked(bd, bi, k, groups, now, calls);
+            vdVmSamplingSplitLocked(bd, bi, k, groups, now, tick);
         } else if (total) {
             kb = CLAMP((guint)((guint64)k * bd->len / total), 1, k - 1);
             kn = k - kb;
-            vdVmSamplingSplitLocked(bd, bi, kb, VD_VM_SAMPLING_GROUPS | VIR_DOMAIN_STATS_BLOCK,
-                                    now, calls);
-            vdVmSamplingSplitLocked(nd, ni, kn, VD_VM_SAMPLING_GROUPS, now, calls);
+            vdVmSamplingSplitLocked(bd, bi, kb, VD_VM_SAMPLING_GROUPS | VD_VM_SAMPLING_SLOW_GROUPS,
+                                    now, tick);
+            vdVmSamplingSplitLocked(nd, ni, kn, VD_VM_SAMPLING_GROUPS, now, tick);
+        }
+        if (tick->pending == 0) {
+            vdVmTickCompleteLocked(tick); /* nothing to ask */
+        } else {
+            /* Check the calls once stats_call_timeout has passed; the
+             * tick itself does not wait, so the next one starts on time. */
+            GSource *src = g_timeout_source_new((guint)(vdSampling.call_timeout_us / 1000));
+
+            g_atomic_int_inc(&tick->ref);
+            g_source_set_callback(src, vdVmSamplingDeadlineTimer, tick,
+                                  (GDestroyNotify)vdVmTickUnref);
+            g_source_attach(src, vdSampling.ctx);
+            g_source_unref(src);
         }
     }
-    vdVmSamplingWaitLocked(calls, now + vdSampling.call_timeout_us);
+    g_mutex_unlock(&vdSampling.lock);
 
-    {
-        /* Calls still in libvirt: sample their responsive domains again now. */
-        g_autoptr(GPtrArray) late = g_ptr_array_new_with_free_func((GDestroyNotify)vdVmCallUnref);
-
-        for (guint i = 0; i < calls->len; i++) {
-            VdVmCall *c = g_ptr_array_index(calls, i);
-
-            if (!c->done) {
-                g_atomic_int_inc(&c->ref);
-                g_ptr_array_add(late, c);
-                vdSampling.fig.calls_stuck++;
-            }
-        }
-        if (late->len && !vdSampling.stopping) {
-            g_autoptr(GPtrArray) rd = g_ptr_array_new();
-            g_autoptr(GPtrArray) ri = g_ptr_array_new();
-            g_autoptr(GPtrArray) again = g_ptr_array_new_with_free_func(
-                (GDestroyNotify)vdVmCallUnref);
-            gint64 redo = g_get_monotonic_time();
-
-            g_mutex_unlock(&vdSampling.lock);
-            for (guint i = 0; i < late->len; i++) {
-                VdVmCall *c = g_ptr_array_index(late, i);
-
-                for (guint j = 0; j < c->n; j++) {
-                    if (vdVmDomainStuck(c->doms[j], busy_ms)) {
-                        vdVmSamplingMarkStuck(c->ids[j], redo);
-                    } else {
-                        g_ptr_array_add(rd, c->doms[j]);
-                        g_ptr_array_add(ri, c->ids[j]);
-                    }
-                }
-            }
-            g_mutex_lock(&vdSampling.lock);
-            if (rd->len && vdVmSamplingFreeThreadsLocked() > 0 && !vdSampling.stopping) {
-                unsigned int groups = VD_VM_SAMPLING_GROUPS;
-
-                for (guint i = 0; i < late->len; i++)
-                    groups |= ((VdVmCall *)g_ptr_array_index(late, i))->groups;
-                /* Not waited for: if it gets stuck too, the next tick
-                 * checks its domains like any other outstanding call. */
-                g_ptr_array_add(again, vdVmCallLaunchLocked(rd, ri, groups, redo));
-            }
+    /* While the calls run: the domain XML of new (or changed) domains, a
+     * bounded number per tick so that a host full of new VMs does not
+     * delay the next tick; samples do not need it, only the NIC MACs,
+     * cputune and balloon fields of getStats do. */
+    for (int i = 0, fetched = 0; i < n && fetched < VD_VM_SAMPLING_XML_PER_TICK; i++) {
+        if (g_array_index(need_dev, gboolean, i) && !g_array_index(skip, gboolean, i)) {
+            vdVmSamplingFetchDev(list[i], g_ptr_array_index(ids, i));
+            fetched++;
         }
     }
+    g_mutex_lock(&vdSampling.lock);
 
 done:
     /* lock held */
     vdSampling.tick_running = FALSE;
-    vdSampling.fig.ticks++;
-    vdSampling.fig.last_tick_us = g_get_monotonic_time() - now;
-    vdSampling.fig.tick_us_total += vdSampling.fig.last_tick_us;
-    if (block_tick) {
-        vdSampling.fig.block_ticks++;
-        vdSampling.fig.block_tick_us_total += vdSampling.fig.last_tick_us;
-    }
-    vdSampling.fig.last_tick_end_mono = g_get_monotonic_time();
     vdSampling.fig.vms = vdSampling.vms ? g_hash_table_size(vdSampling.vms) : 0;
     changed = vdVmSamplingEvaluateLocked(g_get_monotonic_time());
-    g_cond_broadcast(&vdSampling.cond);
     g_mutex_unlock(&vdSampling.lock);
     vdVmSamplingPublish(changed);
+    vdVmTickUnref(tick);
     for (int i = 0; i < n; i++)
         virDomainFree(list[i]);
     g_free(list);
@@ -638,10 +888,35 @@ done:
 static void
 vdVmSamplingRun(gpointer data, gpointer user_data)
 {
-    if (data == &vdVmSamplingTickJob)
+    VdVmJob *job = data;
+
+    switch (job->kind) {
+    case VD_VM_JOB_TICK:
         vdVmSamplingTickRun();
-    else
-        vdVmCallRun(data);
+        break;
+    case VD_VM_JOB_CALL:
+        vdVmCallRun(job->data);
+        vdVmCallUnref(job->data);
+        break;
+    case VD_VM_JOB_DEADLINE:
+        vdVmSamplingDeadlineRun(job->data);
+        vdVmTickUnref(job->data);
+        break;
+    }
+    g_free(job);
+}
+
+static void
+vdVmSamplingPush(VdVmJobKind kind, gpointer data)
+{
+    VdVmJob *job;
+
+    if (!vdSampling.pool)
+        return; /* stopping: the process exits, the reference is left */
+    job = g_new0(VdVmJob, 1);
+    job->kind = kind;
+    job->data = data;
+    g_thread_pool_push(vdSampling.pool, job, NULL);
 }
 
 /* Main loop: every interval. */
@@ -666,7 +941,7 @@ vdVmSamplingTimer(gpointer data)
     for (guint i = 0; i < changed->len; i++)
         vdVmSamplingPublishOnMain(g_ptr_array_index(changed, i));
     if (start)
-        g_thread_pool_push(vdSampling.pool, &vdVmSamplingTickJob, NULL);
+        vdVmSamplingPush(VD_VM_JOB_TICK, NULL);
     else if (skipped_in_row == 1)
         g_warning("VM sampling: the previous tick still runs; ticks are skipped until it ends");
     else
@@ -696,7 +971,6 @@ int
 vdVmSamplingStart(GError **error)
 {
     gint64 calls = vdConfigGetInt("sampling", "max_concurrent_calls");
-    g_autoptr(GMainContext) ctx = NULL;
 
     if (vdSampling.pool)
         return 0;
@@ -731,13 +1005,13 @@ vdVmSamplingStart(GError **error)
     /* The first sample at once, so stats exist one call after start. */
     vdSampling.tick_running = TRUE;
     g_mutex_unlock(&vdSampling.lock);
-    g_thread_pool_push(vdSampling.pool, &vdVmSamplingTickJob, NULL);
+    vdSampling.ctx = g_main_context_ref_thread_default();
+    vdVmSamplingPush(VD_VM_JOB_TICK, NULL);
 
-    ctx = g_main_context_ref_thread_default();
     vdSampling.timer = g_timeout_source_new((guint)(vdSampling.interval_us / 1000));
     g_source_set_callback(vdSampling.timer, vdVmSamplingTimer, NULL, NULL);
     g_source_set_static_name(vdSampling.timer, "vm-sampling");
-    g_source_attach(vdSampling.timer, ctx);
+    g_source_attach(vdSampling.timer, vdSampling.ctx);
     g_info("VM sampling every %.1f s (%u concurrent calls, block stats every %.1f s, "
            "unresponsive after %.1f s)",
            vdSampling.interval_us / 1e6, vdSampling.max_calls,
@@ -748,6 +1022,7 @@ vdVmSamplingStart(GError **error)
 void
 vdVmSamplingStop(void)
 {
+    GThreadPool *pool;
     gboolean busy;
 
     if (!vdSampling.pool)
@@ -758,19 +1033,21 @@ vdVmSamplingStop(void)
     }
     g_mutex_lock(&vdSampling.lock);
     vdSampling.stopping = TRUE;
-    g_cond_broadcast(&vdSampling.cond);
+    pool = g_steal_pointer(&vdSampling.pool);
     g_mutex_unlock(&vdSampling.lock);
     /* Queued jobs are dropped; running ones finish on their own (a call
      * stuck in libvirt may never), so do not wait for them. */
-    g_thread_pool_free(vdSampling.pool, TRUE, FALSE);
-    vdSampling.pool = NULL;
+    g_thread_pool_free(pool, TRUE, FALSE);
 
     g_mutex_lock(&vdSampling.lock);
     busy = vdSampling.tick_running || vdSampling.outstanding->len > 0;
     if (!busy) {
         g_clear_pointer(&vdSampling.vms, g_hash_table_unref);
         g_clear_pointer(&vdSampling.outstanding, g_ptr_array_unref);
+        g_clear_pointer(&vdSampling.ctx, g_main_context_unref);
     }
+    g_clear_pointer(&vdSampling.sample_conn, virConnectClose);
+    g_clear_pointer(&vdSampling.control_conn, virConnectClose);
     g_mutex_unlock(&vdSampling.lock);
     /* When busy, the cache stays for the calls still running: they store
      * into it and leave; the process is exiting anyway. */

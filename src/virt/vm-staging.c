@@ -10,6 +10,7 @@
 
 typedef struct {
     const VdVmStagingEntry *entry;
+    VdVmLive *live;
     json_object *status;
 } VdVmEnterCall;
 
@@ -25,7 +26,7 @@ vdVmStagingEnterOnMain(gpointer data)
     vm = vdVmNew(e->id, e->name, e->status);
     vm->staging = TRUE;
     vm->start_time = e->start_time;
-    vdVmSetLiveXml(vm, e->xml);
+    vdVmSetLive(vm, c->live);
     vdVmMetadataFree(vm->md);
     vm->md = vdVmMetadataCopy(e->md);
     vdVmTableInsert(vm);
@@ -37,7 +38,8 @@ vdVmStagingEnterOnMain(gpointer data)
 json_object *
 vdVmStagingEnter(const VdVmStagingEntry *entry, GError **error)
 {
-    VdVmEnterCall c = { .entry = entry };
+    g_autoptr(VdVmLive) live = vdVmLiveNew(entry->xml);
+    VdVmEnterCall c = { .entry = entry, .live = live };
 
     vdMainCall(vdVmStagingEnterOnMain, &c);
     if (!c.status)
@@ -61,7 +63,7 @@ vdVmStagingAborted(const char *id)
 
 typedef struct {
     const char *id;
-    const char *live_xml;
+    VdVmLive *live;
     gint64 pid;
     gboolean paused;
 } VdVmSucceedCall;
@@ -76,8 +78,7 @@ vdVmStagingSucceedOnMain(gpointer data)
 
     if (!vm)
         return NULL;
-    if (c->live_xml)
-        vdVmSetLiveXml(vm, c->live_xml);
+    vdVmSetLive(vm, c->live);
     vm->pid = c->pid;
     /* What the flow knows for sure; libvirt's own (held) events are
      * replayed after it and only move the VM on from there. */
@@ -96,7 +97,8 @@ vdVmStagingSucceedOnMain(gpointer data)
 void
 vdVmStagingSucceed(const char *id, const char *live_xml, gint64 pid, gboolean paused)
 {
-    VdVmSucceedCall c = { .id = id, .live_xml = live_xml, .pid = pid, .paused = paused };
+    g_autoptr(VdVmLive) live = live_xml ? vdVmLiveNew(live_xml) : NULL;
+    VdVmSucceedCall c = { .id = id, .live = live, .pid = pid, .paused = paused };
 
     vdMainCall(vdVmStagingSucceedOnMain, &c);
 }

@@ -783,8 +783,13 @@ vdVmStatsAdd(json_object *stats, const VdVmSample *first, const VdVmSample *last
     vdVmStatsNetwork(stats, first, last, dev);
     vdVmStatsDisks(stats, bfirst, blast);
     vdVmStatsBalloon(stats, last, dev);
-    if (last && (last->have & VD_VM_HAVE_VCPU) && last->vcpu_current >= 0)
-        vdAddI64Str(stats, "vcpuCount", last->vcpu_current);
+    {
+        /* The VCPU group may come at the block cadence only. */
+        const VdVmSample *v = last && (last->have & VD_VM_HAVE_VCPU) ? last : blast;
+
+        if (v && (v->have & VD_VM_HAVE_VCPU) && v->vcpu_current >= 0)
+            vdAddI64Str(stats, "vcpuCount", v->vcpu_current);
+    }
     if (dev && dev->vcpu_quota != 0)
         vdAddI64Str(stats, "vcpuQuota", dev->vcpu_quota);
     if (dev && dev->vcpu_period != 0)

@@ -1,4 +1,5 @@
-/* vm.c - see vm.h.  Everything but VdVmWaiter runs on the main loop. */
+/* vm.c - see vm.h.  Everything but VdVmWaiter and vdVmLiveNew/Free runs
+ * on the main loop. */
 #include "vm.h"
 
 #include "config.h"
@@ -118,24 +119,22 @@ vdVmFree(VdVm *vm)
     g_free(vm);
 }
 
-void
-vdVmSetLiveXml(VdVm *vm, const char *xml)
+VdVmLive *
+vdVmLiveNew(const char *xml)
 {
     g_autoptr(GError) error = NULL;
-    g_autoptr(VdDomainDesc) desc = vdDomainDescNew(xml, &error);
+    g_autoptr(VdDomainDesc) desc = xml ? vdDomainDescNew(xml, &error) : NULL;
+    VdVmLive *live;
 
     if (!desc) {
-        g_warning("VM %s: cannot parse its domain XML: %s", vm->id, error->message);
-        return;
+        g_warning("cannot parse a domain XML: %s", error ? error->message : "none given");
+        return NULL;
     }
-    g_free(vm->xml);
-    vm->xml = g_strdup(xml);
-    vm->acpi = desc->acpi;
-    if (desc->name && g_strcmp0(desc->name, vm->name) != 0) {
-        g_free(vm->name);
-        vm->name = g_strdup(desc->name);
-    }
-    g_ptr_array_set_size(vm->displays, 0);
+    live = g_new0(VdVmLive, 1);
+    live->xml = g_strdup(xml);
+    live->name = g_strdup(desc->name);
+    live->acpi = desc->acpi;
+    live->displays = g_ptr_array_new_with_free_func((GDestroyNotify)vdVmDisplayFree);
     for (guint i = 0; i < desc->graphics->len; i++) {
         VdDomainGraphics *g = g_ptr_array_index(desc->graphics, i);
         VdVmDisplay *d = g_new0(VdVmDisplay, 1);
@@ -144,8 +143,37 @@ vdVmSetLiveXml(VdVm *vm, const char *xml)
         d->port = g->port;
         d->tls_port = g->tls_port;
         d->address = g_strdup(g->listen);
-        g_ptr_array_add(vm->displays, d);
+        g_ptr_array_add(live->displays, d);
     }
+    return live;
+}
+
+void
+vdVmLiveFree(VdVmLive *live)
+{
+    if (!live)
+        return;
+    g_free(live->xml);
+    g_free(live->name);
+    g_ptr_array_unref(live->displays);
+    g_free(live);
+}
+
+void
+vdVmSetLive(VdVm *vm, VdVmLive *live)
+{
+    if (!live)
+        return;
+    g_free(vm->xml);
+    vm->xml = g_steal_pointer(&live->xml);
+    vm->acpi = live->acpi;
+    if (live->name && g_strcmp0(live->name, vm->name) != 0) {
+        g_free(vm->name);
+        vm->name = g_steal_pointer(&live->name);
+    }
+    g_ptr_array_unref(vm->displays);
+    vm->displays = g_steal_pointer(&live->displays);
+    live->displays = g_ptr_array_new_with_free_func((GDestroyNotify)vdVmDisplayFree);
 }
 
 gboolean

@@ -5,7 +5,8 @@
  * is only ever touched on the main loop: lifecycle events, start-up flows
  * and verbs all reach it through the main loop (vdMainCall from workers),
  * so it has no lock.  Nothing here blocks; libvirt calls happen on workers
- * that hand their results back.  The JSON builders produce VDSM's
+ * that hand their results back, and domain XML is parsed on the worker
+ * too (VdVmLive) before it reaches the VM.  The JSON builders produce VDSM's
  * dictionaries (status dict, VmStats, the VM_status event payload) from
  * the fields alone.
  */
@@ -25,9 +26,6 @@ typedef struct {
 } VdVmDisplay;
 
 typedef struct _VdVm VdVm;
-
-/* Called on the main loop when a VM leaves its staging area. */
-typedef void (*VdVmStagingDone)(VdVm *vm, gpointer data);
 
 struct _VdVm {
     char *id;
@@ -89,8 +87,22 @@ VdVm *vdVmNew(const char *id, const char *name, VdVmStatus status);
 void vdVmFree(VdVm *vm);
 
 void vdVmDisplayFree(VdVmDisplay *display);
-/* Replace the display list, pid, acpi and xml from a live domain XML. */
-void vdVmSetLiveXml(VdVm *vm, const char *xml);
+
+/* What a VM shows of its domain XML (the XML itself, name, ACPI, displays),
+ * parsed on a worker so the main loop never parses XML. */
+typedef struct {
+    char *xml;
+    char *name;
+    gboolean acpi;
+    GPtrArray *displays; /* VdVmDisplay* */
+} VdVmLive;
+
+/* Any thread; NULL (logged) when @xml does not parse. */
+VdVmLive *vdVmLiveNew(const char *xml);
+void vdVmLiveFree(VdVmLive *live);
+/* Main loop: replace the VM's XML, name, ACPI flag and displays with
+ * @live's (which keeps empty shells; free it as usual).  NULL: no-op. */
+void vdVmSetLive(VdVm *vm, VdVmLive *live);
 
 /* Set Down with exit information (message NULL: VDSM's text for the
  * reason), clearing pause code and guest event.  Records it in vm->md.
@@ -116,3 +128,4 @@ json_object *vdVmToStats(VdVm *vm);
 json_object *vdVmToEventDetails(VdVm *vm);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VdVmWaiter, vdVmWaiterFree)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VdVmLive, vdVmLiveFree)

@@ -43,9 +43,9 @@ PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 #     (its call times out) and at the latest after COMMAND_TIMEOUT + INTERVAL;
 #   - after it continues it is "0" again within two intervals.
 INTERVAL = 1.0
-CALL_TIMEOUT = 0.5
-COMMAND_TIMEOUT = 5.0
-TTL = 3.0
+CALL_TIMEOUT = 1.0
+COMMAND_TIMEOUT = 8.0
+TTL = 1.5
 SAMPLING = {
     "vars": {"vm_sample_interval": str(INTERVAL), "vm_command_timeout": str(COMMAND_TIMEOUT),
              "host_sample_stats_interval": "1"},
@@ -139,7 +139,10 @@ def create_vms(api, count, tag="s", disk=True, nic=True):
         api.create(domain_xml(name, vm_id, disk=path, nic=nic))
         vms.append(Vm(name, vm_id))
     for vm in vms:
-        wait_for(lambda: vm.pid is not None, 30, interval=0.1, what="QEMU of %s" % vm.name)
+        wait_for(lambda: vm.pid is not None, 60, interval=0.1, what="QEMU of %s" % vm.name)
+        # the start-up flow is over (no longer "WaitForLaunch")
+        wait_for(lambda: api.stats(vm.id)["status"] in ("Up", "Powering up"), 60, interval=0.1,
+                 what="%s to be up" % vm.name)
     return vms
 
 

@@ -22,7 +22,7 @@ from vm_fixtures import VIRSH, ensure_libvirtd, libvirtd_pid
 # How late "fresh" may be: one interval, the call timeout after which a
 # stuck call's other domains are asked again, and scheduling slack on a
 # loaded 2-core host.
-FRESH = INTERVAL + CALL_TIMEOUT + 1.5
+FRESH = INTERVAL + CALL_TIMEOUT + 2.0
 PROMPT = 2.0  # Host.ping2 / Host.getAllVmStats while a QEMU is stopped
 
 
@@ -125,22 +125,31 @@ def test_stopped_qemu_blocks_nothing(sapi, events):
     assert list(stuck_calls.values())[0] >= 1
 
 
-@pytest.mark.vdsm_config({"vars": {"vm_command_timeout": "2"},
+STALE_AFTER = 4.0
+
+
+@pytest.mark.vdsm_config({"vars": {"vm_command_timeout": str(STALE_AFTER)},
                           "sampling": {"stats_call_timeout": "30"}})
 def test_stale_stats_unresponsive(sapi):
     """With a call timeout longer than the command timeout, the age rule
     alone reports a stopped VM "-1" after vm_command_timeout."""
     vm, = create_vms(sapi, 1, disk=False)
     wait_sampled(sapi, [vm])
+    wait_for(lambda: sapi.stats(vm.id)["monitorResponse"] == "0", 10, interval=0.1,
+             what="monitorResponse 0 before the stop")
     t0 = time.monotonic()
     stop_qemu(vm)
     try:
-        wait_for(lambda: sapi.stats(vm.id)["monitorResponse"] == "-1", 2 + 2 * INTERVAL + 1.5,
-                 interval=0.1, what="monitorResponse -1 from stale stats")
-        assert time.monotonic() - t0 >= 2 - 0.2
+        wait_for(lambda: sapi.stats(vm.id)["monitorResponse"] == "-1",
+                 STALE_AFTER + 2 * INTERVAL + 2, interval=0.1,
+                 what="monitorResponse -1 from stale stats")
+        # not before the newest sample (taken at most one interval before
+        # the stop) is vm_command_timeout old
+        assert time.monotonic() - t0 >= STALE_AFTER - INTERVAL - 0.2
     finally:
         cont_qemu(vm)
-    wait_for(lambda: sapi.stats(vm.id)["monitorResponse"] == "0", 2 * INTERVAL + 1.5,
+    # the stuck call returns at once; a fresh sample follows with the next tick
+    wait_for(lambda: sapi.stats(vm.id)["monitorResponse"] == "0", 2 * INTERVAL + 2,
              interval=0.1, what="monitorResponse back to 0")
 
 
@@ -165,7 +174,7 @@ def test_vms_come_and_go(sapi):
     for rnd in range(4):
         vms = create_vms(sapi, 2, tag="r%d-" % rnd, disk=(rnd % 2 == 0))
         # gone between two samples, without vdsmd asking for it
-        subprocess.run(VIRSH + ["destroy", vms[0].name], capture_output=True, check=True)
+        subprocess.run(VIRSH + ["destroy", vms[0].name], capture_output=True)
         time.sleep(0.3)
         sapi.destroy(vms[1].id)
         all_stats(sapi)

@@ -124,7 +124,9 @@ def libvirtd_pid():
 def ensure_libvirtd():
     """Start libvirtd when it is not running, and wait until it answers."""
     if libvirtd_pid() is None:
-        subprocess.run(["libvirtd", "-d"], check=True)
+        # Another test session may be starting it at this very moment: its
+        # pid file lock makes ours fail, and that is fine.
+        subprocess.run(["libvirtd", "-d"], capture_output=True)
     wait_for(lambda: subprocess.run(VIRSH + ["version"], capture_output=True).returncode == 0,
              30, interval=0.1, what="libvirtd to answer")
 
@@ -445,11 +447,25 @@ def tiny_guest():
 @pytest.fixture
 def slow_emulator(workdir):
     """An emulator that waits 3 s before it execs QEMU: a creation that
-    stays in staging long enough to act on it."""
+    stays in staging long enough to act on it.  While a domain start (not a
+    capabilities probe) waits, it keeps a file in SLOW_INFLIGHT_DIR, so a
+    test can count the starts running at once."""
     path = pathlib.Path(workdir) / "slow-qemu"
-    path.write_text("#!/bin/sh\nsleep 3\nexec %s \"$@\"\n" % EMULATOR)
+    inflight = slow_inflight_dir(workdir)
+    inflight.mkdir(exist_ok=True)
+    os.chmod(inflight, 0o777)
+    path.write_text("#!/bin/sh\n"
+                    "case \"$*\" in\n"
+                    "*guest=*) m=%s/$$; : >\"$m\"; sleep 3; rm -f \"$m\" ;;\n"
+                    "*) sleep 3 ;;\n"
+                    "esac\n"
+                    "exec %s \"$@\"\n" % (inflight, EMULATOR))
     os.chmod(path, 0o755)
     return str(path)
+
+
+def slow_inflight_dir(workdir):
+    return pathlib.Path(workdir) / "slow-qemu-inflight"
 
 
 def make_file(path, size=1 << 20):
