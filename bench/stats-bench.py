@@ -28,6 +28,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -75,6 +76,25 @@ def wait_port(port, timeout=30):
 def pct(values, q):
     values = sorted(values)
     return values[min(len(values) - 1, int(q * len(values)))]
+
+
+class ForeignWatch(threading.Thread):
+    """Polls the domain list: any domain not named --prefix* makes the
+    measurement unclean (it shares the CPUs and libvirtd, and vdsmd would
+    sample it)."""
+
+    def __init__(self, prefix):
+        super().__init__(daemon=True)
+        self.prefix = prefix or ""
+        self.seen = set()
+        self.stop = threading.Event()
+
+    def run(self):
+        while not self.stop.is_set():
+            out = subprocess.run(["virsh", "-q", "-c", "qemu:///system", "list", "--name"],
+                                 capture_output=True, text=True).stdout.split()
+            self.seen.update(n for n in out if not n.startswith(self.prefix))
+            self.stop.wait(3)
 
 
 class Bench:
@@ -359,6 +379,8 @@ def main():
     args.build = args.build.resolve()
     tools = args.tools.split(",")
     b = Bench(args)
+    watch = ForeignWatch(args.prefix)
+    watch.start()
     b.measure_idle()
     b.probe("ref", "--mode", "bulk", "--groups", "0", samples=args.samples)
     if args.n == 0:
@@ -379,6 +401,13 @@ def main():
         b.collectd()
     if "exporter" in tools:
         b.exporter()
+    watch.stop.set()
+    watch.join()
+    if watch.seen:
+        print("other domains ran during the measurement: %s" % " ".join(sorted(watch.seen)),
+              file=sys.stderr)
+        shutil.rmtree(b.tmp, ignore_errors=True)
+        sys.exit(3)
     b.report()
     shutil.rmtree(b.tmp, ignore_errors=True)
 

@@ -34,6 +34,8 @@ static const VdConfigKey vdConfigTable[] = {
       "Directory of hibernation images until storage domains exist (VM.hibernate handles)." },
     { "vars", "guest_wait_timeout", "60",
       "Seconds a started VM is reported as 'Powering up' before 'Up' (VDSM: 60)." },
+    { "vars", "guest_agent_responsive_timeout", "120",
+      "Seconds the oVirt guest agent counts as responsive after its last message (VDSM: 120)." },
     { "vars", "user_shutdown_timeout", "30", "Default VM.shutdown delay in seconds." },
     { "vars", "sys_shutdown_timeout", "120",
       "Default VM.shutdown timeout: seconds each shutdown method gets." },

@@ -4,6 +4,7 @@
 
 #include "config.h"
 #include "domain-desc.h"
+#include "vm-guest-agent.h"
 #include "vm-sampling.h"
 
 #include <stdio.h>
@@ -346,6 +347,8 @@ vdVmToStats(VdVm *vm)
     /* cpu, memory, balloon, network, disks: from the sampler's cache, no
      * libvirt call (vm-sampling.h). */
     vdVmSamplingAddStats(vm->id, obj);
+    /* Guest agents' fields, from their caches (vm-guest-agent.h). */
+    vdVmGuestFillStats(vm->id, obj);
     return obj;
 }
 

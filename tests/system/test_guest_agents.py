@@ -1,0 +1,125 @@
+"""Both guest agents on the real tiny guest (TCG): qemu-guest-agent
+information in VM.getStats, the oVirt agent protocol through the real
+virtio-serial channel (desktop verbs reaching the guest's responder, 19
+when it is stopped), the first heartbeat ending "Powering up", and
+VM.freeze/VM.thaw."""
+
+import pytest
+
+from guest_fixtures import PREFIX6, guest_exec, guest_read, start_guest6
+from guest_fixtures import gapi, guest_daemon, guest_env, gevents  # noqa: F401 (fixtures)
+from vm_fixtures import VdsmError, new_id, wait_for
+from vm_fixtures import tiny_guest  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.timeout(600)
+
+
+def _wait_stats(api, vm_id, pred, timeout, what):
+    last = {}
+
+    def check():
+        last["s"] = api.stats(vm_id)
+        return pred(last["s"])
+    try:
+        return wait_for(check, timeout, interval=1, what=what) and last["s"]
+    except AssertionError as e:
+        raise AssertionError("%s; last stats %r" % (e, last.get("s")))
+
+
+def _wait_responsive(api, vm_id, timeout=120):
+    """Until VM.desktopLock stops answering 19 (the oVirt agent spoke)."""
+    def ok():
+        try:
+            return api.call("VM.desktopLock", {"vmID": vm_id}) is True
+        except VdsmError as e:
+            assert e.code == 19, e
+            return False
+    wait_for(ok, timeout, interval=1, what="the oVirt agent of %s to be responsive" % vm_id)
+
+
+def test_qga_info_in_stats(gapi, tiny_guest):
+    name = PREFIX6 + "qga"
+    vm_id = start_guest6(gapi, name)
+    s = _wait_stats(gapi, vm_id, lambda s: s.get("guestOsInfo", {}).get("kernel")
+                    and "netIfaces" in s and "guestCPUCount" in s and "disksUsage" in s
+                    and "guestTimezone" in s and "guestFQDN" in s, 90,
+                    "guest info in VM.getStats")
+    kernel = guest_exec(name, "/bin/uname", ["-r"])[1].strip()
+    assert s["guestOsInfo"]["kernel"] == kernel
+    assert s["guestOsInfo"]["arch"] == "x86_64"
+    assert s["guestCPUCount"] == 1
+    assert any(i["name"] == "lo" and "127.0.0.1" in i["inet"] for i in s["netIfaces"])
+    assert "127.0.0.1" not in s["guestIPs"].split()
+    assert isinstance(s["disksUsage"], list)
+    assert "kernel-%s" % kernel in s["appsList"]
+    assert s["guestTimezone"]["offset"] == 0
+    hostname = guest_exec(name, "/bin/hostname")[1].strip()
+    assert s["guestFQDN"] == hostname and s["guestName"] == hostname
+    # Host.getAllVmStats carries the same fields.
+    all_stats = {v["vmId"]: v for v in gapi.call("Host.getAllVmStats")}
+    assert all_stats[vm_id]["guestOsInfo"]["kernel"] == kernel
+
+
+def test_desktop_verbs_reach_responder(gapi, tiny_guest):
+    name = PREFIX6 + "desk"
+    vm_id = start_guest6(gapi, name)
+    _wait_responsive(gapi, vm_id)
+    _wait_stats(gapi, vm_id, lambda s: s.get("session") == "Locked", 30, "session Locked")
+    assert gapi.call("VM.desktopLogin", {"vmID": vm_id, "domain": "", "username": "alice",
+                                         "password": "s3cret-pw"}) is True
+    _wait_stats(gapi, vm_id, lambda s: s.get("username") == "alice"
+                and s.get("session") == "UserLoggedOn", 30, "alice logged on")
+    assert gapi.call("VM.desktopSendHcCommand", {"vmID": vm_id, "message": "hello-hc"}) is True
+    assert gapi.call("VM.desktopLogoff", {"vmID": vm_id, "force": False}) is True
+    _wait_stats(gapi, vm_id, lambda s: s.get("session") == "LoggedOff", 30, "logged off")
+
+    def logged():
+        text = guest_read(name, "/run/ovirt-agent.log")
+        return ("log-off" in text and "hc-command" in text) and text
+    text = wait_for(logged, 30, interval=1, what="the responder's log")
+    for word in ("refresh", "lock-screen", "login", "alice", "hello-hc", "log-off"):
+        assert word in text, (word, text)
+    assert "s3cret-pw" not in text
+
+
+@pytest.mark.vdsm_config({"vars": {"guest_agent_responsive_timeout": "12"}})
+def test_desktop_verbs_unresponsive_agent(gapi, tiny_guest):
+    name = PREFIX6 + "dead"
+    vm_id = start_guest6(gapi, name)
+    _wait_responsive(gapi, vm_id)
+    rc, _ = guest_exec(name, "/usr/bin/agentctl", ["stop", "ovirt"])
+    assert rc == 0
+
+    def refused():
+        try:
+            gapi.call("VM.desktopLock", {"vmID": vm_id})
+            return False
+        except VdsmError as e:
+            assert e.code == 19, e
+            return True
+    wait_for(refused, 60, interval=1, what="desktopLock to answer 19")
+    for verb, params in (("VM.desktopLogin", {"domain": "d", "username": "u", "password": "p"}),
+                         ("VM.desktopLogoff", {"force": True}),
+                         ("VM.desktopSendHcCommand", {"message": "x"})):
+        assert gapi.error(verb, dict(vmID=vm_id, **params)).code == 19
+    # The responder comes back: the agent is responsive again.
+    guest_exec(name, "/usr/bin/agentctl", ["start", "ovirt"])
+    _wait_responsive(gapi, vm_id, timeout=60)
+    # An unknown VM is not an agent problem.
+    assert gapi.error("VM.desktopLock", {"vmID": new_id()}).code == 1
+
+
+@pytest.mark.vdsm_config({"vars": {"guest_wait_timeout": "900"}})
+def test_heartbeat_ends_powering_up(gapi, tiny_guest):
+    name = PREFIX6 + "hb"
+    vm_id = start_guest6(gapi, name, wait_qga=False)
+    # Without a heartbeat the VM would report Powering up for 900 s.
+    gapi.wait_status(vm_id, "Up", timeout=150)
+
+
+def test_freeze_thaw(gapi, tiny_guest):
+    name = PREFIX6 + "frz"
+    vm_id = start_guest6(gapi, name)
+    assert gapi.call("VM.freeze", {"vmID": vm_id}) is True
+    assert gapi.call("VM.thaw", {"vmID": vm_id}) is True
+    assert gapi.error("VM.freeze", {"vmID": new_id()}).code == 1
