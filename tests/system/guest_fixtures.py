@@ -7,6 +7,7 @@ session's vdt6- domains before and after each test.
 """
 
 import base64
+import grp
 import os
 import subprocess
 import time
@@ -18,12 +19,24 @@ from vm_fixtures import (GUEST_DIR, Api, EventWatcher, agent_command, cleanup_do
                          ensure_libvirtd, new_id, vm_overrides, wait_for, wait_guest_ready)
 
 PREFIX6 = "vdt6-p%d-" % os.getpid()
+# Where VDSM's engine-made XML puts the oVirt agent socket: vdsmd runs as
+# user vdsm (group kvm), and libvirt's own per-domain channel directory is
+# not open to it.
+CHANNELS = "/var/lib/libvirt/qemu/channels"
+
+
+def _channels_dir():
+    os.makedirs(CHANNELS, exist_ok=True)
+    os.chown(CHANNELS, 0, grp.getgrnam("kvm").gr_gid)
+    os.chmod(CHANNELS, 0o2775)
 
 
 def guest_xml6(name, vm_id, memory_mib=128):
     assert name.startswith(PREFIX6)
+    _channels_dir()
+    sock = "%s/%s.ovirt-guest-agent.0" % (CHANNELS, vm_id)
     proc = subprocess.run(["/usr/bin/python3", str(REPO / "scripts" / "mkdom.py"),
-                           "--name", name, "--uuid", vm_id, "--memory", str(memory_mib),
+                           "--name", name, "--uuid", vm_id, "--ovirt-socket", sock, "--memory", str(memory_mib),
                            "--type", "qemu", "--guest-dir", str(GUEST_DIR)],
                           capture_output=True, text=True, check=True)
     return proc.stdout
