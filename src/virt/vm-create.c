@@ -3,6 +3,7 @@
 #include "vm-create.h"
 
 #include "domain-desc.h"
+#include "hooks.h"
 #include "libvirt-conn.h"
 #include "qemu-pid.h"
 #include "vd-error.h"
@@ -16,7 +17,8 @@
 typedef struct {
     char *id;
     char *name;
-    char *xml;            /* with the ovirt-vm block embedded */
+    char *xml;             /* with the ovirt-vm block embedded, after before_vm_start */
+    GHashTable *hook_env;  /* vmId and custom properties for after_vm_start */
     gboolean remove_stale; /* a shut-off domain holds the uuid or name */
     gboolean launch_paused;
 } VdVmCreateJob;
@@ -29,6 +31,8 @@ vdVmCreateJobFree(gpointer data)
     g_free(job->id);
     g_free(job->name);
     g_free(job->xml);
+    if (job->hook_env)
+        g_hash_table_unref(job->hook_env);
     g_free(job);
 }
 
@@ -75,13 +79,14 @@ vdVmCreateCheckXml(const char *xml, char **uuid, char **name, GError **error)
         VdDomainDisk *disk = g_ptr_array_index(desc->disks, i);
         struct stat st;
 
-        if (!disk->source || (!g_str_equal(disk->type, "file") && !g_str_equal(disk->type, "block")))
+        if (!disk->source ||
+            (!g_str_equal(disk->type, "file") && !g_str_equal(disk->type, "block")))
             continue;
         /* Only a definite "not there" is ours to report; a file we may not
          * stat (root-only directory) is left to libvirt. */
         if (stat(disk->source, &st) < 0 && errno == ENOENT) {
-            vdErrorSetCode(error, VD_ERR_IMAGE_FILE_NOT_FOUND, "{'path': '%s', 'target': '%s'}", disk->source,
-                           disk->target ? disk->target : "");
+            vdErrorSetCode(error, VD_ERR_IMAGE_FILE_NOT_FOUND, "{'path': '%s', 'target': '%s'}",
+                           disk->source, disk->target ? disk->target : "");
             return -1;
         }
     }
@@ -121,8 +126,8 @@ vdVmCreateCheckLibvirt(const char *uuid, const char *name, gboolean *stale, GErr
 int
 vdVmCreateRemoveStale(virConnectPtr conn, const char *uuid, const char *name, GError **error)
 {
-    virDomainPtr doms[2] = { virDomainLookupByUUIDString(conn, uuid),
-                             virDomainLookupByName(conn, name) };
+    virDomainPtr doms[2] = {virDomainLookupByUUIDString(conn, uuid),
+                            virDomainLookupByName(conn, name)};
     int ret = 0;
 
     for (guint i = 0; i < G_N_ELEMENTS(doms); i++) {
@@ -183,6 +188,8 @@ vdVmCreateRun(gpointer data)
     } else {
         live_xml = virDomainGetXMLDesc(dom, 0);
         vdVmStagingSucceed(job->id, live_xml, vdQemuPidRead(job->name), job->launch_paused);
+        /* after_* hooks only log their failures */
+        vdHooksRun("after_vm_start", live_xml, job->hook_env, NULL, NULL);
         return;
     }
     /* No stray domain: undefine what we defined. */
@@ -225,7 +232,8 @@ vdVmCreate(const char *vm_id, json_object *vm_params, GError **error)
     double offset = 0;
     gboolean stale = FALSE;
     g_autofree char *full_xml = NULL;
-    VdVmStagingEntry entry = { 0 };
+    g_autoptr(GHashTable) hook_env = NULL;
+    VdVmStagingEntry entry = {0};
 
     if (json_object_object_get_ex(vm_params, "xml", &v) && json_object_is_type(v, json_type_string))
         xml = json_object_get_string(v);
@@ -237,8 +245,7 @@ vdVmCreate(const char *vm_id, json_object *vm_params, GError **error)
     if (vdVmCreateCheckXml(xml, &uuid, &name, error) < 0)
         return NULL;
     if (vm_id && g_ascii_strcasecmp(vm_id, uuid) != 0)
-        g_warning("VM.create: vmID %s differs from the XML uuid %s; using the XML's", vm_id,
-                  uuid);
+        g_warning("VM.create: vmID %s differs from the XML uuid %s; using the XML's", vm_id, uuid);
     if (vdVmCreateCheckLibvirt(uuid, name, &stale, error) < 0)
         return NULL;
     if (json_object_object_get_ex(vm_params, "elapsedTimeOffset", &v) && v)
@@ -258,6 +265,21 @@ vdVmCreate(const char *vm_id, json_object *vm_params, GError **error)
         return NULL;
     }
 
+    /* before_vm_start sees the final XML and may rewrite it; a failing
+     * script fails the verb (1500) before anything exists in libvirt. */
+    {
+        json_object *custom = NULL;
+        g_autofree char *hooked = NULL;
+
+        json_object_object_get_ex(vm_params, "custom", &custom);
+        hook_env = vdHooksEnvNew(uuid, json_object_is_type(custom, json_type_object) ? custom
+                                                                                     : NULL);
+        if (vdHooksRun("before_vm_start", full_xml, hook_env, &hooked, error) < 0)
+            return NULL;
+        g_free(full_xml);
+        full_xml = g_steal_pointer(&hooked);
+    }
+
     entry.id = uuid;
     entry.name = name;
     entry.xml = full_xml;
@@ -272,6 +294,7 @@ vdVmCreate(const char *vm_id, json_object *vm_params, GError **error)
     job->xml = g_steal_pointer(&full_xml);
     job->remove_stale = stale;
     job->launch_paused = vdVmCreateLaunchPaused(vm_params);
+    job->hook_env = g_steal_pointer(&hook_env);
     vdVmManagerRunCreation(vdVmCreateRun, job, vdVmCreateJobFree);
     return status;
 }
