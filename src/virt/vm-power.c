@@ -3,6 +3,7 @@
  * job pool. */
 #include "vm-power.h"
 
+#include "hooks.h"
 #include "main-call.h"
 #include "vd-error.h"
 #include "vm-access.h"
@@ -14,26 +15,39 @@
 /* How long VM.destroy waits for a start-up flow to notice it. */
 #define VD_VM_DESTROY_STAGING_WAIT_S 300.0
 
+/* Run hook point @point on the domain's XML with vmId in the environment.
+ * A failing script of a before_* point returns -1 (code 1500); after_*
+ * failures are only logged by the runner. */
+static int
+vdVmPowerHook(virDomainPtr dom, const char *id, const char *point, GError **error)
+{
+    g_autofree char *xml = virDomainGetXMLDesc(dom, 0);
+    g_autoptr(GHashTable) env = vdHooksEnvNew(id, NULL);
+
+    return vdHooksRun(point, xml, env, NULL, error);
+}
+
 int
 vdVmPause(const char *id, GError **error)
 {
-    g_autoptr(virDomain) dom = vdVmAccessDomain(id, VD_VM_ACCESS_RUNNING, VD_ERR_UNEXPECTED,
-                                                error);
+    g_autoptr(virDomain) dom = vdVmAccessDomain(id, VD_VM_ACCESS_RUNNING, VD_ERR_UNEXPECTED, error);
 
     if (!dom)
+        return -1;
+    if (vdVmPowerHook(dom, id, "before_vm_pause", error) < 0)
         return -1;
     if (virDomainSuspend(dom) < 0) {
         vdVmSetLibvirtError(error, id, VD_ERR_UNEXPECTED, "cannot pause the VM");
         return -1;
     }
+    vdVmPowerHook(dom, id, "after_vm_pause", NULL);
     return 0;
 }
 
 int
 vdVmCont(const char *id, GError **error)
 {
-    g_autoptr(virDomain) dom = vdVmAccessDomain(id, VD_VM_ACCESS_RUNNING, VD_ERR_UNEXPECTED,
-                                                error);
+    g_autoptr(virDomain) dom = vdVmAccessDomain(id, VD_VM_ACCESS_RUNNING, VD_ERR_UNEXPECTED, error);
     int state = 0, reason = 0;
 
     if (!dom)
@@ -41,10 +55,13 @@ vdVmCont(const char *id, GError **error)
     /* Resuming a running VM is a no-op, not an error. */
     if (virDomainGetState(dom, &state, &reason, 0) == 0 && state == VIR_DOMAIN_RUNNING)
         return 0;
+    if (vdVmPowerHook(dom, id, "before_vm_cont", error) < 0)
+        return -1;
     if (virDomainResume(dom) < 0) {
         vdVmSetLibvirtError(error, id, VD_ERR_UNEXPECTED, "cannot resume the VM");
         return -1;
     }
+    vdVmPowerHook(dom, id, "after_vm_cont", NULL);
     return 0;
 }
 
@@ -66,7 +83,7 @@ vdVmReset(const char *id, GError **error)
 
 typedef struct {
     const char *id;
-    VdVmWaiter *waiter;   /* set when the VM is staging */
+    VdVmWaiter *waiter; /* set when the VM is staging */
     gboolean found;
     gboolean external;
 } VdVmDestroyCall;
@@ -139,6 +156,12 @@ vdVmDestroyDomain(const char *id, guint graceful_attempts, gboolean undefine, GE
         g_propagate_error(error, g_steal_pointer(&lookup_error));
         return -1;
     }
+    g_autofree char *xml = virDomainGetXMLDesc(dom, 0);
+    g_autoptr(GHashTable) env = vdHooksEnvNew(id, NULL);
+
+    /* VDSM passes no XML to before_vm_destroy and the domain's to after */
+    if (vdHooksRun("before_vm_destroy", NULL, env, NULL, error) < 0)
+        return -1;
     if (virDomainIsActive(dom) == 1) {
         gboolean done = FALSE;
 
@@ -163,13 +186,14 @@ vdVmDestroyDomain(const char *id, guint graceful_attempts, gboolean undefine, GE
         vdVmSetLibvirtError(error, id, VD_ERR_DESTROY, "cannot undefine the VM");
         return -1;
     }
+    vdHooksRun("after_vm_destroy", xml, env, NULL, NULL);
     return 0;
 }
 
 int
 vdVmDestroy(const char *id, guint graceful_attempts, GError **error)
 {
-    VdVmDestroyCall c = { .id = id };
+    VdVmDestroyCall c = {.id = id};
 
     vdMainCall(vdVmDestroyBeginOnMain, &c);
     if (c.found && c.waiter) {
@@ -180,7 +204,7 @@ vdVmDestroy(const char *id, guint graceful_attempts, GError **error)
                            "{'vmId': '%s', 'reason': 'the VM is still starting'}", id);
             return -1;
         }
-        c = (VdVmDestroyCall){ .id = id };
+        c = (VdVmDestroyCall){.id = id};
         vdMainCall(vdVmDestroyBeginOnMain, &c);
         if (c.waiter) { /* cannot happen: staging ends once */
             vdVmWaiterFree(c.waiter);
@@ -319,9 +343,8 @@ vdVmShutdownArmOnMain(gpointer data)
     timer = g_new0(VdVmShutdownJob, 1);
     *timer = *job;
     timer->id = g_strdup(job->id);
-    vm->shutdown_timer = g_timeout_add_seconds_full(G_PRIORITY_DEFAULT, (guint)job->timeout,
-                                                    vdVmShutdownTimeout, timer,
-                                                    vdVmShutdownJobFree);
+    vm->shutdown_timer = g_timeout_add_seconds_full(
+        G_PRIORITY_DEFAULT, (guint)job->timeout, vdVmShutdownTimeout, timer, vdVmShutdownJobFree);
     return NULL;
 }
 
@@ -355,7 +378,7 @@ vdVmShutdownRun(gpointer data)
 int
 vdVmShutdown(const char *id, const VdVmShutdownArgs *args, GError **error)
 {
-    VdVmShutdownCall c = { .args = args, .id = id };
+    VdVmShutdownCall c = {.args = args, .id = id};
     VdVmShutdownJob *job;
 
     if (vdVmCheck(id, VD_VM_ACCESS_RUNNING, NULL, error) < 0)

@@ -79,3 +79,32 @@ def test_failing_before_vm_start_fails_create(api):
     time.sleep(1)
     assert name not in domain_names()
     assert vm_id not in api.vm_ids()
+
+
+@pytest.mark.vdsm_config({"hooks": {"hooks_dir": str(HOOKS)}})
+def test_pause_cont_destroy_hooks_and_refusal(api):
+    out = HOOKS / "points.txt"
+    out.touch()
+    out.chmod(0o666)
+    for point in ("before_vm_pause", "after_vm_pause", "before_vm_cont", "after_vm_cont",
+                  "before_vm_destroy", "after_vm_destroy"):
+        _script(point, "10_record", 'echo "%s $vmId" >> %s\n' % (point, out))
+    vm_id = new_id()
+    api.create(diskless_xml(PREFIX + "hookpower", vm_id))
+    api.wait_status(vm_id, "Up")
+    api.call("VM.pause", {"vmID": vm_id})
+    api.wait_status(vm_id, "Paused")
+    api.call("VM.cont", {"vmID": vm_id})
+    api.wait_status(vm_id, "Up")
+    # a failing before_vm_pause refuses the pause: the VM stays Up
+    _script("before_vm_pause", "20_refuse", "exit 1\n")
+    err = api.error("VM.pause", {"vmID": vm_id})
+    assert err.code == 1500, err
+    time.sleep(1)
+    assert api.status(vm_id) == "Up"
+    api.destroy(vm_id)
+    wait_for(lambda: "after_vm_destroy" in out.read_text(), 30)
+    points = [line.split()[0] for line in out.read_text().splitlines()]
+    assert points == ["before_vm_pause", "after_vm_pause", "before_vm_cont", "after_vm_cont",
+                      "before_vm_pause", "before_vm_destroy", "after_vm_destroy"], points
+    assert all(line.split()[1] == vm_id for line in out.read_text().splitlines())
