@@ -18,6 +18,7 @@
 #include "main-call.h"
 #include "stomp-server.h"
 #include "vm-manager.h"
+#include "vm-qga.h"
 #include "vm-metrics.h"
 #include "vm-sampling.h"
 
@@ -239,6 +240,7 @@ main(int argc, char **argv)
     g_main_loop_run(loop);
     g_info("vdsmd stopping");
     vdVmSamplingStop();
+    vdVmQgaStop();
     vdVmManagerStop();
     vdHostSamplerStop();
     /* Closing the STOMP clients runs the listener's close hooks: free the
