@@ -128,15 +128,15 @@ main(int argc, char **argv)
     gboolean cleanup = FALSE;
     int count = 20;
     GOptionEntry entries[] = {
-        { "template", 't', 0, G_OPTION_ARG_FILENAME, &template_path, "Domain XML template", "FILE" },
-        { "count", 'n', 0, G_OPTION_ARG_INT, &count, "Domains to start (default 20)", "N" },
-        { "prefix", 'p', 0, G_OPTION_ARG_STRING, &prefix, "Domain name prefix", "TEXT" },
-        { "mode", 'm', 0, G_OPTION_ARG_STRING, &mode, "per-thread (default), shared or serial",
-          "MODE" },
-        { "uri", 'c', 0, G_OPTION_ARG_STRING, &uri, "libvirt URI (default qemu:///system)", "URI" },
-        { "cleanup", 0, 0, G_OPTION_ARG_NONE, &cleanup, "Destroy and undefine PREFIX* domains",
-          NULL },
-        { NULL },
+        {"template", 't', 0, G_OPTION_ARG_FILENAME, &template_path, "Domain XML template", "FILE"},
+        {"count", 'n', 0, G_OPTION_ARG_INT, &count, "Domains to start (default 20)", "N"},
+        {"prefix", 'p', 0, G_OPTION_ARG_STRING, &prefix, "Domain name prefix", "TEXT"},
+        {"mode", 'm', 0, G_OPTION_ARG_STRING, &mode, "per-thread (default), shared or serial",
+         "MODE"},
+        {"uri", 'c', 0, G_OPTION_ARG_STRING, &uri, "libvirt URI (default qemu:///system)", "URI"},
+        {"cleanup", 0, 0, G_OPTION_ARG_NONE, &cleanup, "Destroy and undefine PREFIX* domains",
+         NULL},
+        {NULL},
     };
     g_autoptr(GOptionContext) octx = g_option_context_new("- VM start floor");
     g_autoptr(GError) error = NULL;

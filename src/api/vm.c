@@ -61,8 +61,8 @@ vdApiVMDestroy(VdCallCtx *ctx, json_object *params, GError **error)
 {
     gint64 attempts = vdApiParamInt(params, "gracefulAttempts", 1);
 
-    if (vdVmDestroy(vdApiParamString(params, "vmID", NULL), (guint)CLAMP(attempts, 0, 100),
-                    error) < 0)
+    if (vdVmDestroy(vdApiParamString(params, "vmID", NULL), (guint)CLAMP(attempts, 0, 100), error) <
+        0)
         return NULL;
     return json_object_new_boolean(TRUE);
 }

@@ -27,7 +27,7 @@ static const VdConfigKey vdConfigTable[] = {
     { "vars", "fake_nics", "dummy_*,veth_*",
       "Glob patterns of virtual NICs reported as NICs in capabilities." },
     /* [vars]: the VM layer (issue 3) */
-    { "vars", "max_concurrent_vm_creations", "8",
+    { "vars", "max_concurrent_vm_creations", "20",
       "VM start-up flows (create, restore) running at once; more wait in a queue "
       "(docs/benchmarks-vm.md)." },
     { "vars", "hibernation_dir", "/var/lib/vdsm/hibernation",
@@ -96,6 +96,9 @@ static const VdConfigKey vdConfigTable[] = {
     /* [devel] */
     { "devel", "recovery_delay", "0",
       "Extra seconds start-up holds the ready gate (code 99); for tests only." },
+    { "devel", "sample_name_prefix", "",
+      "When set, VM sampling only asks domains whose name starts with it; for benchmarks on "
+      "a shared host only." },
     { NULL, NULL, NULL, NULL },
 };
 

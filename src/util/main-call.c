@@ -55,7 +55,7 @@ vdMainSyncRun(gpointer user_data)
 gpointer
 vdMainCall(VdMainFunc func, gpointer data)
 {
-    VdMainSyncCall call = { .func = func, .data = data };
+    VdMainSyncCall call = {.func = func, .data = data};
     gpointer result;
 
     if (vdMainCallOnMainLoop())

@@ -47,7 +47,7 @@ vdDomainDescFree(VdDomainDesc *desc)
 gboolean
 vdUuidIsValid(const char *uuid)
 {
-    static const int groups[] = { 8, 4, 4, 4, 12 };
+    static const int groups[] = {8, 4, 4, 4, 12};
     const char *p = uuid;
 
     if (!uuid)

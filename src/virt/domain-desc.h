@@ -12,35 +12,35 @@
 #include "xml-node.h"
 
 typedef struct {
-    char *device;   /* disk, cdrom, floppy, lun */
-    char *type;     /* file, block, network, ... */
-    char *source;   /* file or dev path, or NULL */
-    char *target;   /* vda, hdc, ... */
-    char *bus;      /* virtio, ide, sata, ... */
+    char *device; /* disk, cdrom, floppy, lun */
+    char *type;   /* file, block, network, ... */
+    char *source; /* file or dev path, or NULL */
+    char *target; /* vda, hdc, ... */
+    char *bus;    /* virtio, ide, sata, ... */
 } VdDomainDisk;
 
 typedef struct {
-    char *type;     /* vnc, spice */
-    int port;       /* -1 when unset/auto */
-    int tls_port;   /* -1 when none */
-    char *listen;   /* listen address, or NULL */
+    char *type;   /* vnc, spice */
+    int port;     /* -1 when unset/auto */
+    int tls_port; /* -1 when none */
+    char *listen; /* listen address, or NULL */
     gboolean has_passwd;
 } VdDomainGraphics;
 
 typedef struct {
-    VdXmlNode *root;       /* <domain> */
-    char *uuid;            /* lower-case text as written */
+    VdXmlNode *root; /* <domain> */
+    char *uuid;      /* lower-case text as written */
     char *name;
-    char *type;            /* kvm, qemu */
-    char *emulator;        /* NULL when not given */
+    char *type;     /* kvm, qemu */
+    char *emulator; /* NULL when not given */
     gboolean acpi;
     gint64 memory_kib;
     gint64 vcpus;
-    GPtrArray *disks;      /* VdDomainDisk* */
-    GPtrArray *graphics;   /* VdDomainGraphics* */
+    GPtrArray *disks;    /* VdDomainDisk* */
+    GPtrArray *graphics; /* VdDomainGraphics* */
     gboolean has_ovirt_metadata;
-    gboolean legacy_vdsm_channel;  /* com.redhat.rhevm.vdsm */
-    gboolean libguestfs;           /* org.libguestfs.channel.0 */
+    gboolean legacy_vdsm_channel; /* com.redhat.rhevm.vdsm */
+    gboolean libguestfs;          /* org.libguestfs.channel.0 */
 } VdDomainDesc;
 
 /* Parse @xml; fails for XML that is not well formed or not a <domain>.

@@ -44,8 +44,8 @@ static virConnectPtr vdLibvirtConn;
 
 /* Event loop and keeper (vdLibvirtStartEvents). */
 static gboolean vdLibvirtEventsOn;
-static gint vdLibvirtQuit;      /* atomic */
-static gint vdLibvirtAlive;     /* atomic: the cached connection is believed alive */
+static gint vdLibvirtQuit;  /* atomic */
+static gint vdLibvirtAlive; /* atomic: the cached connection is believed alive */
 static GThread *vdLibvirtEventThread;
 static GThread *vdLibvirtKeeperThread;
 static GMutex vdLibvirtKeeperLock;
@@ -94,8 +94,8 @@ vdLibvirtKeeperKick(void)
 static void
 vdLibvirtOnClose(virConnectPtr conn, int reason, void *opaque)
 {
-    static const char *const reasons[] = { "error", "end of file", "keepalive timeout",
-                                           "client closed" };
+    static const char *const reasons[] = {"error", "end of file", "keepalive timeout",
+                                          "client closed"};
 
     if (reason == VIR_CONNECT_CLOSE_REASON_CLIENT)
         return; /* our own virConnectClose */
@@ -130,8 +130,8 @@ vdLibvirtOpenLocked(const char *uri, GError **error)
     virConnectPtr conn = virConnectOpen(uri);
 
     if (!conn) {
-        g_set_error(error, VD_ERROR, VD_ERR_UNEXPECTED, "cannot connect to libvirt at %s: %s",
-                    uri, virGetLastErrorMessage());
+        g_set_error(error, VD_ERROR, VD_ERR_UNEXPECTED, "cannot connect to libvirt at %s: %s", uri,
+                    virGetLastErrorMessage());
         return NULL;
     }
     if (vdLibvirtEventsOn) {
@@ -178,8 +178,8 @@ vdLibvirtOpenPrivate(GError **error)
 
     vdLibvirtInitOnce();
     if (!(conn = virConnectOpen(uri)))
-        g_set_error(error, VD_ERROR, VD_ERR_UNEXPECTED, "cannot connect to libvirt at %s: %s",
-                    uri, virGetLastErrorMessage());
+        g_set_error(error, VD_ERROR, VD_ERR_UNEXPECTED, "cannot connect to libvirt at %s: %s", uri,
+                    virGetLastErrorMessage());
     return conn;
 }
 

@@ -46,7 +46,7 @@ vdVmCheckOnMain(gpointer data)
 int
 vdVmCheck(const char *id, VdVmAccess access, VdVmStatus *status_out, GError **error)
 {
-    VdVmCheckCall c = { .id = id, .access = access };
+    VdVmCheckCall c = {.id = id, .access = access};
 
     vdMainCall(vdVmCheckOnMain, &c);
     if (c.code == VD_ERR_NO_SUCH_VM || c.code == VD_ERR_VM_IS_DOWN) {

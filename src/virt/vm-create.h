@@ -37,8 +37,7 @@ int vdVmCreateCheckLibvirt(const char *uuid, const char *name, gboolean *stale, 
 
 /* Creation pool: remove shut-off domains that hold @uuid or @name (left
  * over from an earlier life); -1 when one is running. */
-int vdVmCreateRemoveStale(virConnectPtr conn, const char *uuid, const char *name,
-                          GError **error);
+int vdVmCreateRemoveStale(virConnectPtr conn, const char *uuid, const char *name, GError **error);
 
 /* Parse VDSM's launchPaused ("true"/true) from @vm_params. */
 gboolean vdVmCreateLaunchPaused(json_object *vm_params);

@@ -34,7 +34,7 @@ vdVmDevRefreshOnMain(gpointer data)
 json_object *
 vdVmFullStatus(const char *id, GError **error)
 {
-    VdVmDevCall c = { .id = id };
+    VdVmDevCall c = {.id = id};
 
     vdMainCall(vdVmDevRefreshOnMain, &c);
     if (!c.status)
@@ -48,7 +48,7 @@ vdVmDevRefresh(const char *id, virDomainPtr dom, GError **error)
 {
     g_autofree char *xml = virDomainGetXMLDesc(dom, 0);
     g_autoptr(VdVmLive) live = vdVmLiveNew(xml);
-    VdVmDevCall c = { .id = id, .live = live };
+    VdVmDevCall c = {.id = id, .live = live};
 
     vdMainCall(vdVmDevRefreshOnMain, &c);
     if (!c.status)
@@ -67,8 +67,8 @@ vdVmDevLiveFlags(virDomainPtr dom)
 json_object *
 vdVmChangeCD(const char *id, json_object *drive_spec, GError **error)
 {
-    g_autoptr(virDomain) dom = vdVmAccessDomain(id, VD_VM_ACCESS_RUNNING, VD_ERR_CHANGE_DISK,
-                                                error);
+    g_autoptr(virDomain) dom =
+        vdVmAccessDomain(id, VD_VM_ACCESS_RUNNING, VD_ERR_CHANGE_DISK, error);
     g_autofree char *xml = NULL;
     g_autofree char *dev_xml = NULL;
     g_autoptr(VdDomainDesc) desc = NULL;
@@ -89,8 +89,10 @@ vdVmChangeCD(const char *id, json_object *drive_spec, GError **error)
     }
     path = json_object_get_string(v);
     if (*path && !g_file_test(path, G_FILE_TEST_EXISTS)) {
-        vdErrorSetCode(error, VD_ERR_CHANGE_DISK, "{'vmId': '%s', 'path': '%s', 'reason': "
-                       "'no such file'}", id, path);
+        vdErrorSetCode(error, VD_ERR_CHANGE_DISK,
+                       "{'vmId': '%s', 'path': '%s', 'reason': "
+                       "'no such file'}",
+                       id, path);
         return NULL;
     }
     if (!(xml = virDomainGetXMLDesc(dom, 0))) {
@@ -171,8 +173,8 @@ vdVmApplyTicket(const char *id, virDomainPtr dom, const VdVmTicket *t, int code,
         vdVmSetLibvirtError(error, id, code, "cannot set the console ticket");
         return -1;
     }
-    g_info("VM %s: %s ticket set (ttl %" G_GINT64_FORMAT " s)", id,
-           vdXmlNodeAttr(graphics, "type"), t->ttl);
+    g_info("VM %s: %s ticket set (ttl %" G_GINT64_FORMAT " s)", id, vdXmlNodeAttr(graphics, "type"),
+           t->ttl);
     return 0;
 }
 
@@ -191,7 +193,7 @@ vdVmUpdateDevice(const char *id, json_object *params, GError **error)
 {
     g_autoptr(virDomain) dom = NULL;
     json_object *v = NULL;
-    VdVmTicket t = { 0 };
+    VdVmTicket t = {0};
     const char *type = NULL;
 
     if (json_object_object_get_ex(params, "deviceType", &v))
@@ -244,7 +246,7 @@ vdVmSetBalloonTarget(const char *id, guint64 target_kib, GError **error)
 {
     g_autoptr(virDomain) dom = vdVmAccessDomain(id, VD_VM_ACCESS_RUNNING, VD_ERR_BALLOON, error);
     g_autoptr(VdVmMetadata) md = vdVmMetadataNew();
-    VdVmDevCall c = { .id = id, .md_update = md };
+    VdVmDevCall c = {.id = id, .md_update = md};
 
     if (!dom)
         return -1;

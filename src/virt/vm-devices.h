@@ -16,9 +16,9 @@
 json_object *vdVmChangeCD(const char *id, json_object *drive_spec, GError **error);
 
 typedef struct {
-    const char *graphics_type;     /* vnc, spice, or NULL for the first display */
+    const char *graphics_type; /* vnc, spice, or NULL for the first display */
     const char *password;
-    gint64 ttl;                    /* seconds; <= 0: no expiry */
+    gint64 ttl;                       /* seconds; <= 0: no expiry */
     const char *existing_conn_action; /* disconnect, keep, fail (SPICE), or NULL */
 } VdVmTicket;
 

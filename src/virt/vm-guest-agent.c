@@ -25,16 +25,16 @@
 typedef struct {
     char *id;
     char *path;
-    int fd;                /* -1 when not connected */
+    int fd; /* -1 when not connected */
     guint in_watch;
     guint out_watch;
     guint retry;
     GString *in;
     GString *out;
-    gboolean discarding;   /* skipping an over-long message */
-    gint64 last_msg_us;    /* monotonic; 0 never */
+    gboolean discarding; /* skipping an over-long message */
+    gint64 last_msg_us;  /* monotonic; 0 never */
     gboolean heartbeat_seen;
-    json_object *fields;   /* VDSM getStats fields from the reports */
+    json_object *fields; /* VDSM getStats fields from the reports */
 } VdGaChannel;
 
 static GHashTable *channels; /* id -> VdGaChannel* */
@@ -254,8 +254,9 @@ vdGaHandle(VdGaChannel *ch, json_object *msg)
         vdGaSetString(ch, "username", msg, "name");
         json_object *u = vdGaArg(msg, "name");
         const char *user = u ? json_object_get_string(u) : NULL;
-        vdGaSet(ch, "session", json_object_new_string(user && g_strcmp0(user, "None") != 0
-                                                          ? "UserLoggedOn" : "LoggedOff"));
+        vdGaSet(ch, "session",
+                json_object_new_string(user && g_strcmp0(user, "None") != 0 ? "UserLoggedOn"
+                                                                            : "LoggedOff"));
     } else if (g_str_equal(name, "session-lock")) {
         vdGaSet(ch, "session", json_object_new_string("Locked"));
     } else if (g_str_equal(name, "session-unlock") || g_str_equal(name, "session-logon")) {
@@ -333,7 +334,7 @@ vdGaOnReadable(gint fd, GIOCondition cond, gpointer data)
 static void
 vdGaConnect(VdGaChannel *ch)
 {
-    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
     if (strlen(ch->path) >= sizeof(addr.sun_path)) {
         g_warning("guest agent %s: socket path too long: %s", ch->id, ch->path);
         return;
@@ -400,6 +401,9 @@ vdVmGuestAgentResponsive(const char *id)
 int
 vdVmGuestAgentSend(const char *id, const char *name, json_object *args, GError **error)
 {
+    /* The poller finds the channels; vdsmd should start it at start-up
+     * (vdVmQgaStart), this covers a verb before any stats request. */
+    vdVmQgaStart();
     if (!vdVmTableLookup(id)) {
         json_object_put(args);
         g_set_error(error, VD_ERROR, VD_ERR_NO_SUCH_VM, "Virtual machine does not exist");
@@ -434,7 +438,7 @@ vdGaSendOnMain(gpointer data)
 int
 vdVmGuestAgentSendSync(const char *id, const char *name, json_object *args, GError **error)
 {
-    VdGaSendCall c = { id, name, args, NULL, 0 };
+    VdGaSendCall c = {id, name, args, NULL, 0};
     vdMainCall(vdGaSendOnMain, &c);
     if (c.rc < 0)
         g_propagate_error(error, c.error);
@@ -447,7 +451,8 @@ vdVmGuestAgentFillStats(const char *id, json_object *stats)
     VdGaChannel *ch = vdGaLookup(id);
     if (!ch)
         return;
-    json_object_object_foreach(ch->fields, key, value) {
+    json_object_object_foreach(ch->fields, key, value)
+    {
         json_object *copy = vdGaCopy(value);
         if (copy)
             json_object_object_add(stats, key, copy);

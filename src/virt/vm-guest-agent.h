@@ -40,8 +40,7 @@ gboolean vdVmGuestAgentResponsive(const char *id);
  * not responsive. */
 int vdVmGuestAgentSend(const char *id, const char *name, json_object *args, GError **error);
 /* The same from a worker (through vdMainCall). */
-int vdVmGuestAgentSendSync(const char *id, const char *name, json_object *args,
-                           GError **error);
+int vdVmGuestAgentSendSync(const char *id, const char *name, json_object *args, GError **error);
 
 /* Main loop: add the agent's fields to @stats (fields already present
  * win: call it before the qemu-ga fields are merged). */

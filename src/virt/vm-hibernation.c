@@ -87,8 +87,9 @@ vdVmHibernateBeginOnMain(gpointer data)
     VdVm *vm = vdVmTableLookup(c->id);
 
     if (!vm || vm->staging || vm->destroying || !vdVmStatusIsRunning(vm->status)) {
-        c->code = !vm ? VD_ERR_NO_SUCH_VM
-                      : vm->status == VD_VM_STATUS_DOWN ? VD_ERR_VM_IS_DOWN : VD_ERR_UNEXPECTED;
+        c->code = !vm                               ? VD_ERR_NO_SUCH_VM
+                  : vm->status == VD_VM_STATUS_DOWN ? VD_ERR_VM_IS_DOWN
+                                                    : VD_ERR_UNEXPECTED;
         return NULL;
     }
     vm->intent = VD_VM_INTENT_SAVE;
@@ -130,7 +131,7 @@ vdVmHibernateRun(gpointer data)
     VdVmHibernateJob *job = data;
     g_autoptr(GError) error = NULL;
     g_autoptr(virDomain) dom = vdVmLookupDomain(job->id, VD_ERR_UNEXPECTED, &error);
-    VdVmHibernateCall c = { .id = job->id };
+    VdVmHibernateCall c = {.id = job->id};
     gint64 t0 = g_get_monotonic_time();
 
     if (dom && virDomainSaveFlags(dom, job->path, NULL, 0) == 0) {
@@ -149,7 +150,7 @@ int
 vdVmHibernate(const char *id, const char *handle, GError **error)
 {
     g_autofree char *path = vdVmHibernationPath(handle, error);
-    VdVmHibernateCall c = { .id = id };
+    VdVmHibernateCall c = {.id = id};
     VdVmHibernateJob *job;
 
     if (!path)

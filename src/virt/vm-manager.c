@@ -27,15 +27,15 @@ typedef struct {
 
 typedef struct {
     char id[VIR_UUID_STRING_BUFLEN];
-    int event;  /* virDomainEventType, or -1 for a reboot */
+    int event; /* virDomainEventType, or -1 for a reboot */
     int detail;
 } VdVmEvent;
 
 static GThreadPool *vdVmJobPool;
 static GThreadPool *vdVmCreationPool;
-static gint vdVmCreations; /* atomic: queued + running creations */
-static gboolean vdVmRecovered;       /* main loop */
-static GArray *vdVmHeldEvents;       /* VdVmEvent for unknown VMs, during recovery */
+static gint vdVmCreations;     /* atomic: queued + running creations */
+static gboolean vdVmRecovered; /* main loop */
+static GArray *vdVmHeldEvents; /* VdVmEvent for unknown VMs, during recovery */
 static VdVmReadyFunc vdVmReadyCb;
 /* Callback ids on the current connection; only touched by the connection
  * hooks, which libvirt-conn.c calls with its lock held. */
@@ -209,14 +209,15 @@ vdVmManagerConnected(gpointer data)
 static void
 vdVmManagerOnConnect(virConnectPtr conn, gpointer data)
 {
-    vdVmLifecycleCbId = virConnectDomainEventRegisterAny(
-        conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_DOMAIN_EVENT_CALLBACK(vdVmOnLifecycleCb),
-        NULL, NULL);
-    vdVmRebootCbId = virConnectDomainEventRegisterAny(conn, NULL, VIR_DOMAIN_EVENT_ID_REBOOT,
-                                                      VIR_DOMAIN_EVENT_CALLBACK(vdVmOnRebootCb),
-                                                      NULL, NULL);
+    vdVmLifecycleCbId =
+        virConnectDomainEventRegisterAny(conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                                         VIR_DOMAIN_EVENT_CALLBACK(vdVmOnLifecycleCb), NULL, NULL);
+    vdVmRebootCbId =
+        virConnectDomainEventRegisterAny(conn, NULL, VIR_DOMAIN_EVENT_ID_REBOOT,
+                                         VIR_DOMAIN_EVENT_CALLBACK(vdVmOnRebootCb), NULL, NULL);
     if (vdVmLifecycleCbId < 0 || vdVmRebootCbId < 0)
         g_warning("cannot register for libvirt domain events: %s", virGetLastErrorMessage());
+    vdVmRecoveryKick();
     vdMainPost(vdVmManagerConnected, NULL, NULL);
 }
 
@@ -323,8 +324,8 @@ vdVmManagerStart(VdVmReadyFunc ready, gpointer data, GError **error)
     vdVmHeldEvents = g_array_new(FALSE, FALSE, sizeof(VdVmEvent));
     vdVmTableInit();
     if (!(vdVmJobPool = g_thread_pool_new(vdVmJobRun, NULL, VD_VM_JOB_WORKERS, FALSE, error)) ||
-        !(vdVmCreationPool = g_thread_pool_new(vdVmCreationRun, NULL, (gint)creations, FALSE,
-                                               error)))
+        !(vdVmCreationPool =
+              g_thread_pool_new(vdVmCreationRun, NULL, (gint)creations, FALSE, error)))
         return -1;
     /* Hibernation images go here until storage domains exist. */
     if (g_mkdir_with_parents(hiber_dir, 0755) < 0)

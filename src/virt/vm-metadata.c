@@ -339,8 +339,7 @@ vdVmMetadataCustom(const VdVmMetadata *md)
 /* --- exit information ----------------------------------------------------- */
 
 void
-vdVmMetadataSetExitInfo(VdVmMetadata *md, int exit_code, int exit_reason,
-                        const char *exit_message)
+vdVmMetadataSetExitInfo(VdVmMetadata *md, int exit_code, int exit_reason, const char *exit_message)
 {
     vdVmMetadataSetInt(md, "exitCode", exit_code);
     vdVmMetadataSetInt(md, "exitReason", exit_reason);

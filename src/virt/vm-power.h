@@ -25,8 +25,8 @@ typedef struct {
     gint64 delay;        /* s, for the guest agent message (not used by ACPI) */
     const char *message; /* for the guest agent (not used by ACPI) */
     gboolean reboot;
-    gint64 timeout;      /* s each method gets before the next one */
-    gboolean force;      /* end with destroy (or reset for a reboot) */
+    gint64 timeout; /* s each method gets before the next one */
+    gboolean force; /* end with destroy (or reset for a reboot) */
 } VdVmShutdownArgs;
 
 /* Errors: 1, 6, and 4 "VM without ACPI or active oVirt guest agent. Try

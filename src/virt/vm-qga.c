@@ -26,25 +26,25 @@
 #define QGA_BACKOFF_S 60
 
 enum {
-    QGA_USERS,     /* 10 s */
-    QGA_SYSTEM,    /* os, timezone, hostname: 120 s */
-    QGA_VCPUS,     /* 60 s */
-    QGA_NET,       /* 120 s */
-    QGA_FS,        /* 300 s */
+    QGA_USERS,  /* 10 s */
+    QGA_SYSTEM, /* os, timezone, hostname: 120 s */
+    QGA_VCPUS,  /* 60 s */
+    QGA_NET,    /* 120 s */
+    QGA_FS,     /* 300 s */
     QGA_N_GROUPS
 };
 
 static const int qgaPeriods[QGA_N_GROUPS] = {10, 120, 60, 120, 300};
 
 typedef struct {
-    gint64 first_seen;              /* monotonic us */
-    gint64 last[QGA_N_GROUPS];      /* monotonic us of the last success, 0 never */
+    gint64 first_seen;         /* monotonic us */
+    gint64 last[QGA_N_GROUPS]; /* monotonic us of the last success, 0 never */
     gint64 backoff_until;
 } VdQgaState;
 
 static GMutex lock;
-static GHashTable *cache;   /* id -> json_object (fields) */
-static GHashTable *states;  /* id -> VdQgaState*; poller thread only */
+static GHashTable *cache;  /* id -> json_object (fields) */
+static GHashTable *states; /* id -> VdQgaState*; poller thread only */
 static GThread *poller;
 static gboolean stopping;
 static GCond stop_cond;
@@ -433,8 +433,7 @@ vdQgaInitOnce(void)
 {
     static gsize once;
     if (g_once_init_enter(&once)) {
-        cache = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-                                      vdQgaJsonFree);
+        cache = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, vdQgaJsonFree);
         states = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
         g_once_init_leave(&once, 1);
     }
@@ -470,7 +469,8 @@ vdVmQgaFillStats(const char *id, json_object *stats)
     g_mutex_lock(&lock);
     json_object *fields = g_hash_table_lookup(cache, id);
     if (fields) {
-        json_object_object_foreach(fields, key, value) {
+        json_object_object_foreach(fields, key, value)
+        {
             json_object *copy = NULL;
             if (json_object_deep_copy(value, &copy, NULL) == 0)
                 json_object_object_add(stats, key, copy);

@@ -15,11 +15,11 @@ typedef enum {
 
 typedef struct {
     VdVmQueryKind kind;
-    const char *id;          /* one VM, or NULL for all */
-    json_object *filter;     /* array of ids, or NULL */
+    const char *id;      /* one VM, or NULL for all */
+    json_object *filter; /* array of ids, or NULL */
     json_object *result;
-    GPtrArray *xml_ids;      /* dumpxmls: ids found */
-    GPtrArray *xml_cached;   /* dumpxmls: the cached XML of each */
+    GPtrArray *xml_ids;    /* dumpxmls: ids found */
+    GPtrArray *xml_cached; /* dumpxmls: the cached XML of each */
     const char *missing;
 } VdVmQueryCall;
 
@@ -76,7 +76,7 @@ vdVmQueryOnMain(gpointer data)
 json_object *
 vdVmQueryStats(const char *id, GError **error)
 {
-    VdVmQueryCall c = { .kind = VD_VM_QUERY_STATS, .id = id };
+    VdVmQueryCall c = {.kind = VD_VM_QUERY_STATS, .id = id};
     json_object *list;
 
     vdMainCall(vdVmQueryOnMain, &c);
@@ -92,7 +92,7 @@ vdVmQueryStats(const char *id, GError **error)
 json_object *
 vdVmQueryAllStats(void)
 {
-    VdVmQueryCall c = { .kind = VD_VM_QUERY_STATS };
+    VdVmQueryCall c = {.kind = VD_VM_QUERY_STATS};
 
     vdMainCall(vdVmQueryOnMain, &c);
     return c.result;
@@ -101,7 +101,7 @@ vdVmQueryAllStats(void)
 json_object *
 vdVmQueryList(gboolean full, json_object *filter)
 {
-    VdVmQueryCall c = { .kind = full ? VD_VM_QUERY_FULL : VD_VM_QUERY_SHORT, .filter = filter };
+    VdVmQueryCall c = {.kind = full ? VD_VM_QUERY_FULL : VD_VM_QUERY_SHORT, .filter = filter};
 
     vdMainCall(vdVmQueryOnMain, &c);
     return c.result;
@@ -110,7 +110,7 @@ vdVmQueryList(gboolean full, json_object *filter)
 json_object *
 vdVmQueryInfo(const char *id, GError **error)
 {
-    VdVmQueryCall c = { .kind = VD_VM_QUERY_FULL, .id = id };
+    VdVmQueryCall c = {.kind = VD_VM_QUERY_FULL, .id = id};
 
     vdMainCall(vdVmQueryOnMain, &c);
     if (!c.result)
@@ -143,7 +143,7 @@ vdVmQueryDumpXmls(json_object *ids, GError **error)
 {
     g_autoptr(GPtrArray) found = g_ptr_array_new_with_free_func(g_free);
     g_autoptr(GPtrArray) cached = g_ptr_array_new_with_free_func(g_free);
-    VdVmQueryCall c = { .filter = ids, .xml_ids = found, .xml_cached = cached };
+    VdVmQueryCall c = {.filter = ids, .xml_ids = found, .xml_cached = cached};
     g_autoptr(virConnect) conn = NULL;
     json_object *result;
 

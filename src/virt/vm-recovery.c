@@ -207,6 +207,20 @@ typedef struct {
     gpointer data;
 } VdVmRecoveryStartArgs;
 
+/* Wakes a recovery thread waiting to retry. */
+static GMutex vdVmRecoveryLock;
+static GCond vdVmRecoveryCond;
+static gboolean vdVmRecoveryKicked;
+
+void
+vdVmRecoveryKick(void)
+{
+    g_mutex_lock(&vdVmRecoveryLock);
+    vdVmRecoveryKicked = TRUE;
+    g_cond_broadcast(&vdVmRecoveryCond);
+    g_mutex_unlock(&vdVmRecoveryLock);
+}
+
 static gpointer
 vdVmRecoveryThread(gpointer data)
 {
@@ -226,7 +240,13 @@ vdVmRecoveryThread(gpointer data)
         }
         if (error)
             g_warning("recovery: %s; retrying in %d s", error->message, VD_VM_RECOVERY_RETRY_S);
-        g_usleep(VD_VM_RECOVERY_RETRY_S * G_USEC_PER_SEC);
+        /* ...or as soon as the keeper has a connection again. */
+        g_mutex_lock(&vdVmRecoveryLock);
+        if (!vdVmRecoveryKicked)
+            g_cond_wait_until(&vdVmRecoveryCond, &vdVmRecoveryLock,
+                              g_get_monotonic_time() + VD_VM_RECOVERY_RETRY_S * G_USEC_PER_SEC);
+        vdVmRecoveryKicked = FALSE;
+        g_mutex_unlock(&vdVmRecoveryLock);
     }
     g_main_context_invoke(NULL, args->done, args->data);
     g_free(args);
@@ -262,8 +282,7 @@ vdVmRecoveryAdoptOne(const char *id)
         /* Only this daemon starts domains with the ovirt-vm block (and they
          * are in the table before they start); one that appears otherwise
          * belongs to another manager of this libvirtd. */
-        g_info("not adopting domain %s: it carries ovirt-vm metadata we did not write",
-               f->id);
+        g_info("not adopting domain %s: it carries ovirt-vm metadata we did not write", f->id);
         vdVmFoundFree(f);
         return;
     }
@@ -309,7 +328,7 @@ vdVmRecoveryApplySeen(VdVm *vm, VdVmSeen *s)
 {
     const char *pause_code = NULL;
     VdVmStatus now;
-    VdVmTransition t = { 0 };
+    VdVmTransition t = {0};
 
     if (s->missing) {
         if (vm->status != VD_VM_STATUS_DOWN)

@@ -23,6 +23,10 @@
  * runs on the main loop once every domain is in the table. */
 void vdVmRecoveryStart(GSourceFunc done, gpointer data);
 
+/* Any thread: a connection to libvirt exists again; a recovery waiting to
+ * retry goes on at once. */
+void vdVmRecoveryKick(void);
+
 /* Job pool: adopt the one domain @id (not in the table yet) that started
  * after recovery, as an external VM.  A domain carrying ovirt-vm metadata
  * is left alone: this daemon starts all of those itself. */

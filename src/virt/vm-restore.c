@@ -39,7 +39,7 @@ vdVmRestoreJobFree(gpointer data)
 const char *
 vdVmRestoreHandle(json_object *vm_params)
 {
-    static const char *const keys[] = { "hiberVolHandle", "restoreState" };
+    static const char *const keys[] = {"hiberVolHandle", "restoreState"};
     json_object *v = NULL;
 
     for (guint i = 0; i < G_N_ELEMENTS(keys); i++) {
@@ -82,12 +82,10 @@ vdVmRestoreRun(gpointer data)
         vdVmRestoreFail(job, virGetLastErrorMessage());
         return;
     }
-    if (virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, job->md_xml,
-                             VD_VM_METADATA_PREFIX, VD_VM_METADATA_URI,
-                             VIR_DOMAIN_AFFECT_CONFIG) < 0 ||
+    if (virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, job->md_xml, VD_VM_METADATA_PREFIX,
+                             VD_VM_METADATA_URI, VIR_DOMAIN_AFFECT_CONFIG) < 0 ||
         virDomainRestoreFlags(conn, job->path, NULL,
-                              job->paused ? VIR_DOMAIN_SAVE_PAUSED : VIR_DOMAIN_SAVE_RUNNING) <
-            0) {
+                              job->paused ? VIR_DOMAIN_SAVE_PAUSED : VIR_DOMAIN_SAVE_RUNNING) < 0) {
         failure = g_strdup(virGetLastErrorMessage());
         if (virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_NVRAM) < 0)
             g_warning("VM %s: cannot undefine after the failed restore: %s", job->id,
@@ -120,7 +118,7 @@ vdVmRestore(const char *vm_id, json_object *vm_params, GError **error)
     g_autofree char *uuid = NULL;
     g_autofree char *name = NULL;
     g_autoptr(VdVmMetadata) md = NULL;
-    VdVmStagingEntry entry = { 0 };
+    VdVmStagingEntry entry = {0};
     json_object *status, *v = NULL;
     VdVmRestoreJob *job;
     gboolean stale = FALSE;

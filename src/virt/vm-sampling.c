@@ -110,6 +110,7 @@ static struct {
     gint64 interval_us, cmd_timeout_us, call_timeout_us, ttl_us, block_interval_us;
     guint max_calls;
     gboolean nowait;
+    const char *name_prefix; /* [devel] sample_name_prefix, "" for all */
 } vdSampling;
 
 static void vdVmSamplingPush(VdVmJobKind kind, gpointer data);
@@ -728,6 +729,17 @@ vdVmSamplingTickRun(void)
         g_mutex_lock(&vdSampling.lock);
         goto done;
     }
+    if (*vdSampling.name_prefix) {
+        int kept = 0;
+
+        for (int i = 0; i < n; i++) {
+            if (g_str_has_prefix(virDomainGetName(list[i]), vdSampling.name_prefix))
+                list[kept++] = list[i];
+            else
+                virDomainFree(list[i]);
+        }
+        n = kept;
+    }
     g_array_set_size(check, n);
     g_array_set_size(skip, n);
     g_array_set_size(need_dev, n);
@@ -992,6 +1004,7 @@ vdVmSamplingStart(GError **error)
     }
     vdSampling.max_calls = (guint)calls;
     vdSampling.nowait = vdConfigGetBool("vars", "nowait_domain_stats");
+    vdSampling.name_prefix = vdConfigGetString("devel", "sample_name_prefix");
     vdSampling.pool = g_thread_pool_new(vdVmSamplingRun, NULL, VD_VM_SAMPLING_MAX_THREADS, FALSE,
                                         error);
     if (!vdSampling.pool)

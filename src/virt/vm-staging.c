@@ -39,7 +39,7 @@ json_object *
 vdVmStagingEnter(const VdVmStagingEntry *entry, GError **error)
 {
     g_autoptr(VdVmLive) live = vdVmLiveNew(entry->xml);
-    VdVmEnterCall c = { .entry = entry, .live = live };
+    VdVmEnterCall c = {.entry = entry, .live = live};
 
     vdMainCall(vdVmStagingEnterOnMain, &c);
     if (!c.status)
@@ -86,9 +86,8 @@ vdVmStagingSucceedOnMain(gpointer data)
                                                         : VIR_DOMAIN_EVENT_STARTED_BOOTED;
     if (vdVmStateOnLifecycle(vm->status, vm->intent, VIR_DOMAIN_EVENT_STARTED, detail, &t))
         vdVmTableApply(vm, &t);
-    if (c->paused &&
-        vdVmStateOnLifecycle(vm->status, vm->intent, VIR_DOMAIN_EVENT_SUSPENDED,
-                             VIR_DOMAIN_EVENT_SUSPENDED_PAUSED, &t))
+    if (c->paused && vdVmStateOnLifecycle(vm->status, vm->intent, VIR_DOMAIN_EVENT_SUSPENDED,
+                                          VIR_DOMAIN_EVENT_SUSPENDED_PAUSED, &t))
         vdVmTableApply(vm, &t);
     vdVmTableEndStaging(vm);
     return NULL;
@@ -98,7 +97,7 @@ void
 vdVmStagingSucceed(const char *id, const char *live_xml, gint64 pid, gboolean paused)
 {
     g_autoptr(VdVmLive) live = live_xml ? vdVmLiveNew(live_xml) : NULL;
-    VdVmSucceedCall c = { .id = id, .live = live, .pid = pid, .paused = paused };
+    VdVmSucceedCall c = {.id = id, .live = live, .pid = pid, .paused = paused};
 
     vdMainCall(vdVmStagingSucceedOnMain, &c);
 }
@@ -128,8 +127,8 @@ vdVmStagingFailOnMain(gpointer data)
 void
 vdVmStagingFail(const char *id, int exit_code, int exit_reason, const char *message)
 {
-    VdVmFailCall c = { .id = id, .exit_code = exit_code, .exit_reason = exit_reason,
-                       .message = message };
+    VdVmFailCall c = {
+        .id = id, .exit_code = exit_code, .exit_reason = exit_reason, .message = message};
 
     g_warning("VM %s: start-up failed: %s", id, message ? message : "");
     vdMainCall(vdVmStagingFailOnMain, &c);

@@ -23,10 +23,10 @@
 typedef struct {
     const char *id;
     const char *name;
-    const char *xml;          /* the domain XML as given */
-    VdVmStatus status;        /* WaitForLaunch, Restoring state, Migration Destination */
-    double start_time;        /* wall-clock seconds */
-    const VdVmMetadata *md;   /* the block the flow will write (copied) */
+    const char *xml;        /* the domain XML as given */
+    VdVmStatus status;      /* WaitForLaunch, Restoring state, Migration Destination */
+    double start_time;      /* wall-clock seconds */
+    const VdVmMetadata *md; /* the block the flow will write (copied) */
 } VdVmStagingEntry;
 
 /* Enter a new VM; returns its full status dict (VM.create's answer), or

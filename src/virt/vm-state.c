@@ -121,9 +121,8 @@ vdVmStateStopped(VdVmStatus status, VdVmIntent intent, int detail, VdVmTransitio
     gboolean admin = intent == VD_VM_INTENT_DESTROY || intent == VD_VM_INTENT_SHUTDOWN ||
                      intent == VD_VM_INTENT_REBOOT;
 
-    if (intent == VD_VM_INTENT_HOST_SHUTDOWN &&
-        (detail == VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN ||
-         detail == VIR_DOMAIN_EVENT_STOPPED_DESTROYED)) {
+    if (intent == VD_VM_INTENT_HOST_SHUTDOWN && (detail == VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN ||
+                                                 detail == VIR_DOMAIN_EVENT_STOPPED_DESTROYED)) {
         vdVmStateDown(out, VD_VM_EXIT_CODE_NORMAL, VD_VM_EXIT_HOST_SHUTDOWN);
         return;
     }
@@ -226,8 +225,8 @@ vdVmStateOnLifecycle(VdVmStatus status, VdVmIntent intent, int event, int detail
          * STOPPED follows at once. */
         if (status == VD_VM_STATUS_UP && detail == VIR_DOMAIN_EVENT_SHUTDOWN_GUEST) {
             out->guest_event_set = TRUE;
-            out->guest_event = intent == VD_VM_INTENT_REBOOT ? VD_VM_GUEST_REBOOTING
-                                                             : VD_VM_GUEST_POWERING_DOWN;
+            out->guest_event =
+                intent == VD_VM_INTENT_REBOOT ? VD_VM_GUEST_REBOOTING : VD_VM_GUEST_POWERING_DOWN;
             out->changed = TRUE;
         }
         break;
@@ -267,8 +266,7 @@ vdVmStateGuestWindow(VdVmGuestEvent guest, double powerup_window_s)
 }
 
 VdVmStatus
-vdVmStateReported(VdVmStatus status, VdVmGuestEvent guest, double age_s,
-                  double powerup_window_s)
+vdVmStateReported(VdVmStatus status, VdVmGuestEvent guest, double age_s, double powerup_window_s)
 {
     if (status != VD_VM_STATUS_UP || age_s >= vdVmStateGuestWindow(guest, powerup_window_s))
         return status;

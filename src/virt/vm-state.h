@@ -82,13 +82,13 @@ typedef enum {
 
 /* The result of one lifecycle event. */
 typedef struct {
-    gboolean changed;           /* status (or pause code) changed */
-    VdVmStatus status;          /* the new internal status */
-    const char *pause_code;     /* when status is Paused: NOERR, EIO, ... (static) */
-    gboolean down;              /* the VM went Down: exit fields are valid */
+    gboolean changed;       /* status (or pause code) changed */
+    VdVmStatus status;      /* the new internal status */
+    const char *pause_code; /* when status is Paused: NOERR, EIO, ... (static) */
+    gboolean down;          /* the VM went Down: exit fields are valid */
     int exit_code;
     int exit_reason;
-    gboolean guest_event_set;   /* set the guest event below */
+    gboolean guest_event_set; /* set the guest event below */
     VdVmGuestEvent guest_event;
 } VdVmTransition;
 

@@ -120,9 +120,9 @@ vdVmTableRefresh(VdVm *vm, gboolean force)
         window = vdVmStateGuestWindow(vm->guest_event,
                                       (double)vdConfigGetInt("vars", "guest_wait_timeout"));
         age = (g_get_monotonic_time() - vm->guest_event_us) / 1e6;
-        vm->guest_timer = g_timeout_add_full(G_PRIORITY_DEFAULT,
-                                             (guint)MAX((window - age) * 1000 + 10, 10),
-                                             vdVmTableGuestTimer, g_strdup(vm->id), g_free);
+        vm->guest_timer =
+            g_timeout_add_full(G_PRIORITY_DEFAULT, (guint)MAX((window - age) * 1000 + 10, 10),
+                               vdVmTableGuestTimer, g_strdup(vm->id), g_free);
     }
 }
 
@@ -285,8 +285,7 @@ vdVmMetadataWriteRun(gpointer data)
                 break;
             }
             if (attempt == 1 || virGetLastErrorCode() != VIR_ERR_OPERATION_INVALID)
-                g_warning("VM %s: cannot write its metadata: %s", w->id,
-                          virGetLastErrorMessage());
+                g_warning("VM %s: cannot write its metadata: %s", w->id, virGetLastErrorMessage());
         }
     } else if (conn) {
         g_debug("VM %s: no libvirt domain to write metadata to", w->id);

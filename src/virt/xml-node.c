@@ -225,8 +225,7 @@ vdXmlEnd(GMarkupParseContext *ctx, const char *name, gpointer user_data, GError 
 }
 
 static void
-vdXmlText(GMarkupParseContext *ctx, const char *text, gsize len, gpointer user_data,
-          GError **error)
+vdXmlText(GMarkupParseContext *ctx, const char *text, gsize len, gpointer user_data, GError **error)
 {
     VdXmlParseState *st = user_data;
 
@@ -242,7 +241,7 @@ vdXmlParse(const char *text, gssize len, GError **error)
         .end_element = vdXmlEnd,
         .text = vdXmlText,
     };
-    VdXmlParseState st = { .text = g_string_new(NULL) };
+    VdXmlParseState st = {.text = g_string_new(NULL)};
     GMarkupParseContext *ctx;
     gboolean ok;
 
@@ -278,8 +277,7 @@ vdXmlWrite(GString *out, const VdXmlNode *node, int depth)
     for (guint i = 0; i + 1 < node->attrs->len; i += 2) {
         g_autofree char *value = g_markup_escape_text(g_ptr_array_index(node->attrs, i + 1), -1);
 
-        g_string_append_printf(out, " %s=\"%s\"", (char *)g_ptr_array_index(node->attrs, i),
-                               value);
+        g_string_append_printf(out, " %s=\"%s\"", (char *)g_ptr_array_index(node->attrs, i), value);
     }
     if (node->children->len) {
         g_string_append(out, ">\n");

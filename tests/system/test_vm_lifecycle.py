@@ -84,6 +84,10 @@ def test_lists_info_and_dumpxmls(api):
 
     all_stats = {s["vmId"]: s for s in api.call("Host.getAllVmStats")}
     assert all_stats[a]["status"] == "Up" and all_stats[b]["status"] == "Up"
+    # Host.getStats counts them (other VMs of this host may add to it).
+    host = api.call("Host.getStats")
+    assert int(host["vmCount"]) >= 2 and int(host["vmActive"]) >= 2
+    assert int(host["vmCount"]) == len(api.call("Host.getVMList"))
 
     xmls = api.call("Host.dumpxmls", {"vmList": [a, b]})
     assert set(xmls) == {a, b}
@@ -175,6 +179,21 @@ def test_set_ticket_and_update_device(api):
         "deviceType": "graphics", "graphicsType": "spice", "password": "p", "ttl": 1}}).code == 56
     assert api.error("VM.setTicket", {"vmID": new_id(), "password": "p", "ttl": 1,
                                       "existingConnAction": "keep", "params": {}}).code == 1
+    api.destroy(vm_id)
+
+
+def test_spice_ticket(api):
+    vm_id = new_id()
+    name = PREFIX + "spice"
+    api.create(diskless_xml(name, vm_id, graphics="spice"))
+    stats = api.wait_status(vm_id, "Up")
+    assert stats["displayInfo"][0]["type"] == "spice"
+    assert stats["displayType"] == "qxl"
+    assert api.call("VM.setTicket", {"vmID": vm_id, "password": "sp1ce", "ttl": 60,
+                                     "existingConnAction": "keep", "params": {}}) is True
+    xml = virsh("dumpxml", "--security-info", name)
+    assert "passwd='sp1ce'" in xml and "passwdValidTo=" in xml
+    assert "connected='keep'" in xml
     api.destroy(vm_id)
 
 

@@ -11,8 +11,17 @@ static void
 test_names(void)
 {
     static const char *const expect[] = {
-        "WaitForLaunch", "Powering up", "Up", "Paused", "Powering down", "RebootInProgress",
-        "Migration Source", "Migration Destination", "Saving State", "Restoring state", "Down",
+        "WaitForLaunch",
+        "Powering up",
+        "Up",
+        "Paused",
+        "Powering down",
+        "RebootInProgress",
+        "Migration Source",
+        "Migration Destination",
+        "Saving State",
+        "Restoring state",
+        "Down",
     };
     VdVmStatus s;
 
