@@ -49,6 +49,9 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "vdsm_config(overrides): vdsm.conf settings {section: {key: value}} "
         "for the vdsmd, vdsmd_plain and any_vdsmd fixtures")
+    config.addinivalue_line(
+        "markers", "timing: asserts a latency or freshness bound; run in the normal stage, "
+        "left out of the sanitizer stage where instrumentation slows vdsmd several times")
     # stomp.py 8 builds its TLS context with a deprecated constant.
     config.addinivalue_line("filterwarnings",
                             "ignore:ssl.PROTOCOL_TLS is deprecated:DeprecationWarning")

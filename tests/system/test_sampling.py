@@ -60,6 +60,7 @@ def test_stats_fields(sapi):
     assert set(all_stats(sapi)[vm.id]) >= {"cpuUser", "network", "disks", "balloonInfo"}
 
 
+@pytest.mark.timing
 def test_stopped_qemu_blocks_nothing(sapi, events):
     """kill -STOP one QEMU of four: the others stay fresh, the stopped one
     is reported "-1" (with an event) within the bound, ping2 and
@@ -166,6 +167,7 @@ def _check_consistent(api, daemon):
 
 @pytest.mark.vdsm_config({"vars": {"vm_sample_interval": "0.2"},
                           "sampling": {"block_sample_interval": "0.4"}})
+@pytest.mark.timing
 def test_vms_come_and_go(sapi):
     """VMs destroyed behind vdsmd's back and created while samples run
     (every 0.2 s): no crash, no stale VM in the samples, no duplicate."""
