@@ -166,7 +166,23 @@ vdConnSetCloseHook(VdConn *conn, VdConnCloseFunc hook, gpointer user_data)
     conn->close_hook_data = user_data;
 }
 
-static gboolean vdConnOnWritable(GObject *stream, gpointer data);
+static gboolean vdConnOnWritable(GSocket *socket, GIOCondition cond, gpointer data);
+
+/* Readiness comes from the socket itself, not from the TLS stream's
+ * pollable source: glib-networking's source also fires whenever any TLS
+ * operation ends, so a read that would block re-arms it at once and an
+ * idle TLS client could spin the main loop.  The socket is the truth:
+ * TLS reads loop until WOULD_BLOCK, so no decrypted bytes stay behind. */
+static GSource *
+vdConnSocketSource(VdConn *conn, GIOCondition cond, GSocketSourceFunc func)
+{
+    GSource *source =
+        g_socket_create_source(g_socket_connection_get_socket(conn->socket_conn), cond, NULL);
+
+    g_source_set_callback(source, G_SOURCE_FUNC(func), conn, NULL);
+    g_source_attach(source, NULL);
+    return source;
+}
 
 /* Write as much of the queue as the socket takes now, without blocking.
  * Returns -1 after closing the connection on a write error. */
@@ -224,15 +240,13 @@ vdConnFlush(VdConn *conn)
             return -1;
         }
     } else if (!conn->out_source) {
-        conn->out_source = g_pollable_output_stream_create_source(conn->out_stream, NULL);
-        g_source_set_callback(conn->out_source, G_SOURCE_FUNC(vdConnOnWritable), conn, NULL);
-        g_source_attach(conn->out_source, NULL);
+        conn->out_source = vdConnSocketSource(conn, G_IO_OUT, vdConnOnWritable);
     }
     return 0;
 }
 
 static gboolean
-vdConnOnWritable(GObject *stream, gpointer data)
+vdConnOnWritable(GSocket *socket, GIOCondition cond, gpointer data)
 {
     VdConn *conn = data;
 
@@ -298,13 +312,10 @@ vdConnCloseAfterFlush(VdConn *conn, const char *reason)
 #define VD_CONN_READS_PER_WAKEUP 8
 
 static gboolean
-vdConnOnReadable(GObject *stream, gpointer data)
+vdConnOnReadable(GSocket *socket, GIOCondition cond, gpointer data)
 {
     VdConn *conn = data;
 
-    /* a ready time set by vdConnStart fires once, not on every iteration */
-    if (conn->in_source)
-        g_source_set_ready_time(conn->in_source, -1);
     vdConnRef(conn);
     for (int i = 0; i < VD_CONN_READS_PER_WAKEUP && conn->in_source; i++) {
         g_autoptr(GError) error = NULL;
@@ -331,6 +342,16 @@ vdConnOnReadable(GObject *stream, gpointer data)
     return G_SOURCE_CONTINUE;
 }
 
+static gboolean
+vdConnReadPending(gpointer data)
+{
+    VdConn *conn = data;
+
+    if (conn->in_source)
+        vdConnOnReadable(NULL, G_IO_IN, conn);
+    return G_SOURCE_REMOVE;
+}
+
 void
 vdConnSetHandlers(VdConn *conn, VdConnDataFunc on_data, VdConnCloseFunc on_close,
                   gpointer user_data)
@@ -346,12 +367,13 @@ vdConnStart(VdConn *conn, VdConnDataFunc on_data, VdConnCloseFunc on_close, gpoi
     vdConnSetHandlers(conn, on_data, on_close, user_data);
     if (conn->in_source || conn->closed)
         return;
-    conn->in_source = g_pollable_input_stream_create_source(conn->in, NULL);
-    g_source_set_callback(conn->in_source, G_SOURCE_FUNC(vdConnOnReadable), conn, NULL);
-    g_source_attach(conn->in_source, NULL);
-    /* TLS may already hold decrypted bytes that no poll will announce. */
+    conn->in_source = vdConnSocketSource(conn, G_IO_IN, vdConnOnReadable);
+    /* Bytes may already wait (TLS can have decrypted them during the
+     * handshake): read once soon instead of waiting for the next poll.  A
+     * ready time on the socket source would mean "timed out" to GSocket. */
     if (g_pollable_input_stream_is_readable(conn->in))
-        g_source_set_ready_time(conn->in_source, 0);
+        g_idle_add_full(G_PRIORITY_DEFAULT, vdConnReadPending, vdConnRef(conn),
+                        (GDestroyNotify)vdConnUnref);
 }
 
 gboolean
