@@ -56,6 +56,23 @@ def libvirtd_pid():
     return int(pathlib.Path("/run/libvirtd.pid").read_text())
 
 
+def libvirtd_cpu():
+    """(pid, CPU seconds) of libvirtd now; a changed pid between two reads
+    means it restarted in between (another test did it) and the delta is
+    void."""
+    try:
+        pid = libvirtd_pid()
+        return pid, pid_cpu(pid)
+    except (OSError, ValueError):
+        return None, 0.0
+
+
+def lv_delta(before, after, idle_rate, secs):
+    if before[0] is None or before[0] != after[0]:
+        return None
+    return max(after[1] - before[1] - idle_rate * secs, 0.0)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -100,7 +117,6 @@ class ForeignWatch(threading.Thread):
 class Bench:
     def __init__(self, args):
         self.args = args
-        self.lpid = libvirtd_pid()
         self.tmp = pathlib.Path(tempfile.mkdtemp(prefix="vdt4-bench-"))
         os.chmod(self.tmp, 0o755)
         self.results = []
@@ -108,18 +124,22 @@ class Bench:
 
     # libvirtd's own background CPU (keepalives, timers, the guests' events)
     def measure_idle(self, secs=8):
-        c0 = pid_cpu(self.lpid)
+        l0 = libvirtd_cpu()
         time.sleep(secs)
-        self.idle_rate = (pid_cpu(self.lpid) - c0) / secs
+        d = lv_delta(l0, libvirtd_cpu(), 0.0, secs)
+        self.idle_rate = d / secs if d is not None else 0.0
 
     def probe(self, name, *probe_args, samples=10, pause=1.0):
-        cmd = [str(self.args.build / "bench" / "stats-probe"), "--libvirtd-pid", str(self.lpid),
+        lpid = libvirtd_pid()
+        cmd = [str(self.args.build / "bench" / "stats-probe"), "--libvirtd-pid", str(lpid),
                "--samples", str(samples), "--pause", str(pause)] + list(probe_args)
         if self.args.prefix:
             cmd += ["--prefix", self.args.prefix]
         out = json.loads(subprocess.run(cmd, capture_output=True, text=True,
                                         check=True).stdout)
         lcpu = max(out["libvirtd_cpu_ms"] - self.idle_rate * out["wall_ms"], 0.0)
+        if libvirtd_pid() != lpid:
+            lcpu = None
         self.add(name, wall_ms=out["wall_ms"], cpu_ms=out["cpu_ms"], libvirtd_ms=lcpu,
                  rss_kib=out["maxrss_kib"], domains=out["domains"],
                  calls=out["calls_per_sample"], params=out["params_per_sample"])
@@ -186,22 +206,29 @@ class Bench:
                 time.sleep(0.5)
             time.sleep(a.interval)
             # steady state: sampling only
-            m0, c0, l0, t0 = self.metrics(port), pid_cpu(proc.pid), pid_cpu(self.lpid), time.monotonic()
+            m0, c0, l0, t0 = self.metrics(port), pid_cpu(proc.pid), libvirtd_cpu(), time.monotonic()
             time.sleep(a.window)
-            m1, c1, l1, t1 = self.metrics(port), pid_cpu(proc.pid), pid_cpu(self.lpid), time.monotonic()
+            m1, c1, l1, t1 = self.metrics(port), pid_cpu(proc.pid), libvirtd_cpu(), time.monotonic()
             ticks = m1["vdsm_vm_sampling_ticks_total"] - m0["vdsm_vm_sampling_ticks_total"]
             bticks = (m1["vdsm_vm_sampling_block_ticks_total"]
                       - m0["vdsm_vm_sampling_block_ticks_total"])
             secs = m1["vdsm_vm_sampling_seconds_total"] - m0["vdsm_vm_sampling_seconds_total"]
             bsecs = (m1["vdsm_vm_sampling_block_seconds_total"]
                      - m0["vdsm_vm_sampling_block_seconds_total"])
-            lcpu = max((l1 - l0) - self.idle_rate * (t1 - t0), 0.0)
+            lcpu = lv_delta(l0, l1, self.idle_rate, t1 - t0)
+            lsecs = (m1.get("vdsm_vm_sampling_list_seconds_total", 0)
+                     - m0.get("vdsm_vm_sampling_list_seconds_total", 0))
+            scpu = (m1.get("vdsm_vm_sampling_cpu_seconds_total", 0)
+                    - m0.get("vdsm_vm_sampling_cpu_seconds_total", 0))
             nb = ticks - bticks
             ticks = max(ticks, 1)
             fig = dict(wall_ms=secs / ticks * 1000,
                        wall_noblock_ms=(secs - bsecs) / nb * 1000 if nb else None,
                        wall_block_ms=bsecs / bticks * 1000 if bticks else None,
-                       cpu_ms=(c1 - c0) / ticks * 1000, libvirtd_ms=lcpu / ticks * 1000,
+                       cpu_ms=(c1 - c0) / ticks * 1000,
+                       sampler_cpu_ms=scpu / ticks * 1000,
+                       list_ms=lsecs / ticks * 1000,
+                       libvirtd_ms=lcpu / ticks * 1000 if lcpu is not None else None,
                        ticks=ticks, block_ticks=bticks,
                        stuck_calls=m1["vdsm_vm_sampling_calls_stuck_total"],
                        skipped=m1["vdsm_vm_sampling_ticks_skipped_total"],
@@ -271,13 +298,14 @@ class Bench:
                                 stderr=subprocess.DEVNULL)
         try:
             time.sleep(3 * a.interval)
-            c0, l0, t0 = pid_cpu(proc.pid), pid_cpu(self.lpid), time.monotonic()
+            c0, l0, t0 = pid_cpu(proc.pid), libvirtd_cpu(), time.monotonic()
             time.sleep(a.window)
-            c1, l1, t1 = pid_cpu(proc.pid), pid_cpu(self.lpid), time.monotonic()
+            c1, l1, t1 = pid_cpu(proc.pid), libvirtd_cpu(), time.monotonic()
             reads = (t1 - t0) / a.interval
-            lcpu = max((l1 - l0) - self.idle_rate * (t1 - t0), 0.0)
+            lcpu = lv_delta(l0, l1, self.idle_rate, t1 - t0)
             self.add("collectd", wall_ms=None, cpu_ms=(c1 - c0) / reads * 1000,
-                     libvirtd_ms=lcpu / reads * 1000, rss_kib=pid_status(proc.pid, "VmRSS"),
+                     libvirtd_ms=lcpu / reads * 1000 if lcpu is not None else None,
+                     rss_kib=pid_status(proc.pid, "VmRSS"),
                      threads=pid_status(proc.pid, "Threads"), domains=a.n)
         finally:
             proc.terminate()
@@ -306,16 +334,18 @@ class Bench:
             walls, cpu, lcpu = [], 0.0, 0.0
             for _ in range(a.samples):
                 time.sleep(a.interval)
-                c0, l0, t0 = pid_cpu(pid), pid_cpu(self.lpid), time.monotonic()
+                c0, l0, t0 = pid_cpu(pid), libvirtd_cpu(), time.monotonic()
                 conn.request("GET", "/metrics")
                 conn.getresponse().read()
                 t1 = time.monotonic()
                 walls.append(t1 - t0)
                 cpu += pid_cpu(pid) - c0
-                lcpu += max(pid_cpu(self.lpid) - l0 - self.idle_rate * (t1 - t0), 0.0)
+                d = lv_delta(l0, libvirtd_cpu(), self.idle_rate, t1 - t0)
+                lcpu = None if d is None or lcpu is None else lcpu + d
             conn.close()
             self.add("exporter", wall_ms=statistics.mean(walls) * 1000,
-                     cpu_ms=cpu / a.samples * 1000, libvirtd_ms=lcpu / a.samples * 1000,
+                     cpu_ms=cpu / a.samples * 1000,
+                     libvirtd_ms=lcpu / a.samples * 1000 if lcpu is not None else None,
                      rss_kib=pid_status(pid, "VmRSS"), threads=pid_status(pid, "Threads"),
                      domains=a.n)
         finally:
@@ -338,13 +368,14 @@ class Bench:
               ("tool", "wall ms", "own ms", "libvirtd ms", "RSS KiB", "threads",
                "wall×", "own×", "libvirt×", "total×"))
         for r in self.results:
-            tot = r["cpu_ms"] + r["libvirtd_ms"]
-            rtot = ref["cpu_ms"] + ref["libvirtd_ms"]
+            tot = (r["cpu_ms"] + r["libvirtd_ms"]) if r["libvirtd_ms"] is not None else None
+            rtot = (ref["cpu_ms"] + ref["libvirtd_ms"]) if ref["libvirtd_ms"] is not None else None
             print("%-12s %10s %10s %12s %10s %8s | %6s %6s %8s %8s" % (
                 r["tool"], num(r.get("wall_ms")), num(r["cpu_ms"], "%.2f"),
                 num(r["libvirtd_ms"]), r.get("rss_kib") or "-", r.get("threads") or "-",
                 ratio(r.get("wall_ms"), ref["wall_ms"]), ratio(r["cpu_ms"], ref["cpu_ms"]),
-                ratio(r["libvirtd_ms"], ref["libvirtd_ms"]), ratio(tot, rtot)))
+                ratio(r["libvirtd_ms"], ref["libvirtd_ms"]) if r["libvirtd_ms"] is not None else "-",
+                ratio(tot, rtot)))
         v = next((r for r in self.results if r["tool"] == "vdsmd"), None)
         if v:
             print("vdsmd: wall without block %s ms (%s× ref), with block %s ms (%s× ref); "
@@ -352,6 +383,10 @@ class Bench:
                       num(v["wall_noblock_ms"]), ratio(v["wall_noblock_ms"], ref["wall_ms"]),
                       num(v["wall_block_ms"]), ratio(v["wall_block_ms"], ref["wall_ms"]),
                       v["ticks"], v["block_ticks"], v["stuck_calls"], v["skipped"]))
+            print("vdsmd: sampler threads' own CPU %.2f ms per sample (%s× ref); the rest of "
+                  "the process %.2f ms; listing the domains %.1f ms of the wall time" % (
+                      v["sampler_cpu_ms"], ratio(v["sampler_cpu_ms"], ref["cpu_ms"]),
+                      v["cpu_ms"] - v["sampler_cpu_ms"], v["list_ms"]))
             print("vdsmd: Host.getAllVmStats p50 %.2f ms p95 %.2f ms (%d bytes); /metrics p50 "
                   "%.2f ms p95 %.2f ms (%d bytes); ping2 p50 %.2f ms; RSS %d KiB, %d threads, "
                   "cache %d bytes" % (
@@ -401,12 +436,12 @@ def main():
                 str(VDSM_GROUPS & ~32), samples=args.samples)
     if "perdomain" in tools:
         b.probe("perdomain", "--mode", "perdomain", samples=max(3, args.samples // 3))
-    if "vdsmd" in tools:
-        b.vdsmd()
-    if "collectd" in tools:
-        b.collectd()
-    if "exporter" in tools:
-        b.exporter()
+    for name, fn in (("vdsmd", b.vdsmd), ("collectd", b.collectd), ("exporter", b.exporter)):
+        if name in tools:
+            try:
+                fn()
+            except Exception as e:  # report what was measured; say what was not
+                print("%s: not measured: %r" % (name, e), file=sys.stderr)
     watch.stop.set()
     watch.join()
     if watch.seen:

@@ -357,6 +357,15 @@ vdMetricsSampler(GString *out, guint nvms)
                     "Wall time of all VM samples.");
     g_string_append(out, "vdsm_vm_sampling_seconds_total");
     vdMetricsValue(out, fig.tick_us_total / 1e6);
+    vdMetricsFamily(out, "vdsm_vm_sampling_cpu_seconds_total", "counter",
+                    "CPU time of the VM sampler's threads and timer (libvirt client work "
+                    "included).");
+    g_string_append(out, "vdsm_vm_sampling_cpu_seconds_total");
+    vdMetricsValue(out, fig.cpu_us_total / 1e6);
+    vdMetricsFamily(out, "vdsm_vm_sampling_list_seconds_total", "counter",
+                    "Wall time the VM samples spent listing the active domains.");
+    g_string_append(out, "vdsm_vm_sampling_list_seconds_total");
+    vdMetricsValue(out, fig.list_us_total / 1e6);
     vdMetricsFamily(out, "vdsm_vm_sampling_block_ticks_total", "counter",
                     "VM samples that included block stats.");
     g_string_append_printf(out, "vdsm_vm_sampling_block_ticks_total %" G_GUINT64_FORMAT "\n",

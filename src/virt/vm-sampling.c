@@ -14,6 +14,7 @@
 
 #include <libvirt/virterror.h>
 #include <string.h>
+#include <time.h>
 
 /* Longest accepted interval or timeout, seconds (one day). */
 #define VD_VM_SAMPLING_SECONDS_MAX 86400
@@ -724,6 +725,9 @@ vdVmSamplingTickRun(void)
 
     if (conn)
         n = virConnectListAllDomains(conn, &list, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+    g_mutex_lock(&vdSampling.lock);
+    vdSampling.fig.list_us_total += g_get_monotonic_time() - now;
+    g_mutex_unlock(&vdSampling.lock);
     if (n < 0) {
         g_debug("VM sampling skipped: %s", conn ? virGetLastErrorMessage() : error->message);
         g_mutex_lock(&vdSampling.lock);
@@ -897,10 +901,32 @@ done:
     g_free(list);
 }
 
+/* CPU time of the calling thread, microseconds. */
+static gint64
+vdVmSamplingThreadCpu(void)
+{
+    struct timespec ts;
+
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) < 0)
+        return 0;
+    return (gint64)ts.tv_sec * G_USEC_PER_SEC + ts.tv_nsec / 1000;
+}
+
+static void
+vdVmSamplingAddCpu(gint64 since)
+{
+    gint64 used = vdVmSamplingThreadCpu() - since;
+
+    g_mutex_lock(&vdSampling.lock);
+    vdSampling.fig.cpu_us_total += MAX(used, 0);
+    g_mutex_unlock(&vdSampling.lock);
+}
+
 static void
 vdVmSamplingRun(gpointer data, gpointer user_data)
 {
     VdVmJob *job = data;
+    gint64 cpu0 = vdVmSamplingThreadCpu();
 
     switch (job->kind) {
     case VD_VM_JOB_TICK:
@@ -916,6 +942,7 @@ vdVmSamplingRun(gpointer data, gpointer user_data)
         break;
     }
     g_free(job);
+    vdVmSamplingAddCpu(cpu0);
 }
 
 static void
@@ -935,6 +962,7 @@ vdVmSamplingPush(VdVmJobKind kind, gpointer data)
 static gboolean
 vdVmSamplingTimer(gpointer data)
 {
+    gint64 cpu0 = vdVmSamplingThreadCpu();
     g_autoptr(GPtrArray) changed = NULL;
     gboolean start = FALSE;
     guint skipped_in_row = 0;
@@ -958,6 +986,7 @@ vdVmSamplingTimer(gpointer data)
         g_warning("VM sampling: the previous tick still runs; ticks are skipped until it ends");
     else
         g_debug("VM sampling: tick skipped (%u in a row)", skipped_in_row);
+    vdVmSamplingAddCpu(cpu0);
     return G_SOURCE_CONTINUE;
 }
 

@@ -91,6 +91,8 @@ typedef struct {
     gint64 tick_us_total;       /* wall time of all ticks */
     guint64 block_ticks;        /* ticks that asked for block stats */
     gint64 block_tick_us_total; /* wall time of those */
+    gint64 cpu_us_total;        /* CPU time of the sampler's jobs and timer */
+    gint64 list_us_total;       /* wall time of the ticks' domain listing */
     gint64 last_tick_end_mono;  /* monotonic end of the last tick, 0 before */
     gsize cache_bytes;          /* bytes held by samples and device info */
 } VdVmSamplingFigures;
