@@ -162,11 +162,15 @@ done
 if ldd "$WORK/ga/usr/sbin/qemu-ga" | grep -q 'not found'; then
     log "qemu-ga has unresolved libraries"; exit 1
 fi
-# qemu-ga's guest-shutdown runs "/sbin/shutdown -P|-H|-r +0 msg".
+# qemu-ga's guest-shutdown runs "/sbin/shutdown -h -P|-H|-r +0 msg" (7.2:
+# "-h" comes first, the mode flag second).
 rm -f "$R/sbin/shutdown"
 cat >"$R/sbin/shutdown" <<'SH'
 #!/bin/sh
-case "$1" in -r) exec reboot ;; -H) exec halt ;; *) exec poweroff ;; esac
+for a in "$@"; do
+    case "$a" in -r) exec reboot ;; -H) exec halt ;; esac
+done
+exec poweroff
 SH
 
 # The test fixtures: oVirt agent responder and agentctl

@@ -5,6 +5,7 @@
 
 #include "hooks.h"
 #include "main-call.h"
+#include "vm-guest-agent.h"
 #include "vd-error.h"
 #include "vm-access.h"
 #include "vm-manager.h"
@@ -227,12 +228,25 @@ vdVmDestroy(const char *id, guint graceful_attempts, GError **error)
 
 /* --- shutdown ----------------------------------------------------------- */
 
+/* VDSM's chain: each step asks the guest in its own way and waits its
+ * timeout for the powered-down event before the next one is tried. */
+typedef enum {
+    VD_VM_SHUTDOWN_STEP_QGA,   /* qemu-guest-agent, through libvirt */
+    VD_VM_SHUTDOWN_STEP_OVIRT, /* the oVirt guest agent's "shutdown" message */
+    VD_VM_SHUTDOWN_STEP_ACPI,  /* the ACPI power button */
+    VD_VM_SHUTDOWN_STEP_DONE,  /* only force (destroy or reset) is left */
+} VdVmShutdownStep;
+
 typedef struct {
     char *id;
     gboolean reboot;
     gboolean force;
     gint64 timeout;
+    gint64 delay;
+    char *message;
     gboolean acpi;
+    VdVmShutdownStep step; /* the next step to try */
+    gint64 wait;           /* seconds the step just taken waits */
 } VdVmShutdownJob;
 
 static void
@@ -241,8 +255,22 @@ vdVmShutdownJobFree(gpointer data)
     VdVmShutdownJob *job = data;
 
     g_free(job->id);
+    g_free(job->message);
     g_free(job);
 }
+
+static VdVmShutdownJob *
+vdVmShutdownJobCopy(const VdVmShutdownJob *job)
+{
+    VdVmShutdownJob *copy = g_new0(VdVmShutdownJob, 1);
+
+    *copy = *job;
+    copy->id = g_strdup(job->id);
+    copy->message = g_strdup(job->message);
+    return copy;
+}
+
+static void vdVmShutdownRun(gpointer data);
 
 typedef struct {
     const VdVmShutdownArgs *args;
@@ -259,7 +287,9 @@ vdVmShutdownBeginOnMain(gpointer data)
 
     if (!vm)
         return NULL;
-    if (!vm->acpi && !c->args->force) {
+    /* qemu-ga is tried first, but as in VDSM only ACPI or a responsive
+     * oVirt agent make the request acceptable without force. */
+    if (!vm->acpi && !c->args->force && !vdVmGuestAgentResponsive(c->id)) {
         c->code = VD_ERR_VM_EXISTS; /* VDSM answers this case with code 4 */
         return NULL;
     }
@@ -299,6 +329,14 @@ vdVmShutdownForceRun(gpointer data)
     }
 }
 
+/* Main loop: the request of @job has ended (the VM went down, or the
+ * reboot it asked for happened and cleared the intent). */
+static gboolean
+vdVmShutdownOver(const VdVm *vm, const VdVmShutdownJob *job)
+{
+    return vm->status == VD_VM_STATUS_DOWN || (job->reboot && vm->intent != VD_VM_INTENT_REBOOT);
+}
+
 static gboolean
 vdVmShutdownTimeout(gpointer data)
 {
@@ -309,8 +347,13 @@ vdVmShutdownTimeout(gpointer data)
     if (!vm)
         return G_SOURCE_REMOVE;
     vm->shutdown_timer = 0;
-    if (vm->status == VD_VM_STATUS_DOWN)
+    if (vdVmShutdownOver(vm, job))
         return G_SOURCE_REMOVE;
+    if (job->step < VD_VM_SHUTDOWN_STEP_DONE) {
+        /* this step got no reaction: try the next way of asking */
+        vdVmManagerRunJob(vdVmShutdownRun, vdVmShutdownJobCopy(job), vdVmShutdownJobFree);
+        return G_SOURCE_REMOVE;
+    }
     if (!job->force) {
         /* The guest did not react: the request is over, it stays Up. */
         g_info("VM %s: the guest ignored the %s request", vm->id,
@@ -320,9 +363,7 @@ vdVmShutdownTimeout(gpointer data)
         vdVmTableRefresh(vm, FALSE);
         return G_SOURCE_REMOVE;
     }
-    force = g_new0(VdVmShutdownJob, 1);
-    *force = *job;
-    force->id = g_strdup(job->id);
+    force = vdVmShutdownJobCopy(job);
     if (!job->reboot)
         vm->intent = VD_VM_INTENT_SHUTDOWN; /* the STOPPED event says admin shutdown */
     else
@@ -338,39 +379,99 @@ vdVmShutdownArmOnMain(gpointer data)
     VdVm *vm = vdVmTableLookup(job->id);
     VdVmShutdownJob *timer;
 
-    if (!vm || vm->status == VD_VM_STATUS_DOWN)
+    if (!vm || vdVmShutdownOver(vm, job))
         return NULL;
-    timer = g_new0(VdVmShutdownJob, 1);
-    *timer = *job;
-    timer->id = g_strdup(job->id);
+    timer = vdVmShutdownJobCopy(job);
     vm->shutdown_timer = g_timeout_add_seconds_full(
-        G_PRIORITY_DEFAULT, (guint)job->timeout, vdVmShutdownTimeout, timer, vdVmShutdownJobFree);
+        G_PRIORITY_DEFAULT, (guint)MAX(job->wait, 0), vdVmShutdownTimeout, timer,
+        vdVmShutdownJobFree);
     return NULL;
 }
 
-/* Job pool: the ACPI step. */
+typedef struct {
+    const VdVmShutdownJob *job;
+    int rc;
+} VdVmShutdownOvirtCall;
+
+static gpointer
+vdVmShutdownOvirtOnMain(gpointer data)
+{
+    VdVmShutdownOvirtCall *c = data;
+    json_object *args = json_object_new_object();
+
+    json_object_object_add(args, "timeout", json_object_new_int64(c->job->delay));
+    json_object_object_add(args, "message",
+                           json_object_new_string(c->job->message ? c->job->message : ""));
+    json_object_object_add(args, "reboot", json_object_new_string(c->job->reboot ? "True"
+                                                                                 : "False"));
+    c->rc = vdVmGuestAgentSend(c->job->id, "shutdown", args, NULL);
+    return NULL;
+}
+
+/* Ask the guest in the way of @step; 0 when the request went out. */
+static int
+vdVmShutdownTry(VdVmShutdownJob *job, virDomainPtr dom, VdVmShutdownStep step)
+{
+    const char *what = job->reboot ? "reboot" : "shutdown";
+    int rc = -1;
+
+    switch (step) {
+    case VD_VM_SHUTDOWN_STEP_QGA:
+        rc = job->reboot ? virDomainReboot(dom, VIR_DOMAIN_REBOOT_GUEST_AGENT)
+                         : virDomainShutdownFlags(dom, VIR_DOMAIN_SHUTDOWN_GUEST_AGENT);
+        if (rc < 0)
+            g_info("VM %s: qemu-guest-agent %s: %s", job->id, what, virGetLastErrorMessage());
+        break;
+    case VD_VM_SHUTDOWN_STEP_OVIRT: {
+        VdVmShutdownOvirtCall c = {.job = job, .rc = -1};
+
+        vdMainCall(vdVmShutdownOvirtOnMain, &c);
+        rc = c.rc;
+        if (rc < 0)
+            g_info("VM %s: the oVirt guest agent is not responsive", job->id);
+        break;
+    }
+    case VD_VM_SHUTDOWN_STEP_ACPI:
+        if (!job->acpi)
+            break;
+        rc = job->reboot ? virDomainReboot(dom, VIR_DOMAIN_REBOOT_ACPI_POWER_BTN)
+                         : virDomainShutdownFlags(dom, VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN);
+        if (rc < 0)
+            g_warning("VM %s: ACPI %s request failed: %s", job->id, what,
+                      virGetLastErrorMessage());
+        break;
+    case VD_VM_SHUTDOWN_STEP_DONE:
+        break;
+    }
+    if (rc == 0)
+        g_info("VM %s: %s requested through %s", job->id, what,
+               step == VD_VM_SHUTDOWN_STEP_QGA     ? "qemu-guest-agent"
+               : step == VD_VM_SHUTDOWN_STEP_OVIRT ? "the oVirt guest agent"
+                                                   : "ACPI");
+    return rc;
+}
+
+/* Job pool: take the next step of the chain that works, then arm its
+ * timeout; with none left, arm an immediate timeout that forces (or ends
+ * the request when not forced). */
 static void
 vdVmShutdownRun(gpointer data)
 {
     VdVmShutdownJob *job = data;
     g_autoptr(GError) error = NULL;
     g_autoptr(virDomain) dom = vdVmLookupDomain(job->id, VD_ERR_UNEXPECTED, &error);
-    int rc = -1;
 
     if (!dom)
         return;
-    if (job->acpi) {
-        if (job->reboot)
-            rc = virDomainReboot(dom, VIR_DOMAIN_REBOOT_ACPI_POWER_BTN);
-        else
-            rc = virDomainShutdownFlags(dom, VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN);
-        if (rc < 0)
-            g_warning("VM %s: ACPI %s request failed: %s", job->id,
-                      job->reboot ? "reboot" : "shutdown", virGetLastErrorMessage());
-    }
-    if (rc < 0 && job->force) {
-        /* Nothing graceful worked: go straight to the forced step. */
-        job->timeout = 0;
+    job->wait = 0;
+    while (job->step < VD_VM_SHUTDOWN_STEP_DONE) {
+        VdVmShutdownStep step = job->step++;
+
+        if (vdVmShutdownTry(job, dom, step) == 0) {
+            /* the oVirt agent gets the guest's delay on top, as in VDSM */
+            job->wait = job->timeout + (step == VD_VM_SHUTDOWN_STEP_OVIRT ? job->delay : 0);
+            break;
+        }
     }
     vdMainCall(vdVmShutdownArmOnMain, job);
 }
@@ -394,7 +495,10 @@ vdVmShutdown(const char *id, const VdVmShutdownArgs *args, GError **error)
     job->reboot = args->reboot;
     job->force = args->force;
     job->timeout = MAX(args->timeout, 0);
+    job->delay = MAX(args->delay, 0);
+    job->message = g_strdup(args->message);
     job->acpi = c.acpi;
+    job->step = VD_VM_SHUTDOWN_STEP_QGA;
     g_info("VM %s: %s requested (timeout %" G_GINT64_FORMAT " s%s)", id,
            args->reboot ? "reboot" : "shutdown", job->timeout, args->force ? ", forced" : "");
     vdVmManagerRunJob(vdVmShutdownRun, job, vdVmShutdownJobFree);

@@ -8,9 +8,12 @@
  * connection".  VM.destroy waits (bounded) for a VM still in staging,
  * destroys the domain (gracefulAttempts graceful tries, then forced),
  * undefines it and removes the VM; a VM that was not Down yet gets one
- * Down event with exitReason 6.  VM.shutdown starts its chain and returns:
- * the ACPI request runs on the job pool, a main-loop timer gives the guest
- * `timeout` seconds, then (with force) the job pool destroys or resets it.
+ * Down event with exitReason 6.  VM.shutdown starts VDSM's chain and
+ * returns: the job pool asks through qemu-ga, else the oVirt agent, else
+ * ACPI (a step that cannot be taken passes on at once); a main-loop timer
+ * gives each step `timeout` seconds (the oVirt step `timeout + delay`), then
+ * the job pool tries the next one; with none left, force destroys or resets.
+ * The chain stops when the VM is Down or the reboot happened.
  */
 #pragma once
 

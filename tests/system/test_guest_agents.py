@@ -6,7 +6,7 @@ VM.freeze/VM.thaw."""
 
 import pytest
 
-from guest_fixtures import PREFIX6, guest_exec, guest_read, start_guest6
+from guest_fixtures import PREFIX6, guest_exec, guest_read, qga_alive, start_guest6
 from guest_fixtures import gapi, guest_daemon, guest_env, gevents  # noqa: F401 (fixtures)
 from vm_fixtures import VdsmError, new_id, wait_for
 from vm_fixtures import tiny_guest  # noqa: F401 (fixture)
@@ -125,3 +125,92 @@ def test_freeze_thaw(gapi, tiny_guest):
     assert gapi.call("VM.freeze", {"vmID": vm_id}) is True
     assert gapi.call("VM.thaw", {"vmID": vm_id}) is True
     assert gapi.error("VM.freeze", {"vmID": new_id()}).code == 1
+
+
+# --- VM.shutdown's chain: qemu-ga -> oVirt agent -> ACPI (-> force) -----------
+
+def _stop_qga(name):
+    # qemu-ga kills itself shortly after it ran the command: its exit status
+    # may never be collected.
+    try:
+        guest_exec(name, "/usr/bin/agentctl", ["stop", "qga"])
+    except AssertionError:
+        pass
+    wait_for(lambda: not qga_alive(name), 30, interval=1, what="qemu-ga to stop in %s" % name)
+
+
+def _stop_ovirt(gapi, name, vm_id):
+    assert guest_exec(name, "/usr/bin/agentctl", ["stop", "ovirt"])[0] == 0
+
+    def unresponsive():
+        try:
+            gapi.call("VM.desktopLock", {"vmID": vm_id})
+            return False
+        except VdsmError as e:
+            return e.code == 19
+    wait_for(unresponsive, 60, interval=1, what="the oVirt agent of %s to be unresponsive" % vm_id)
+
+
+def _steps(daemon, vm_id, what):
+    """The chain steps the daemon took for @vm_id, from its log."""
+    prefix = "VM %s: %s requested through " % (vm_id, what)
+    return [line.split(prefix, 1)[1].strip() for line in daemon.log_text().splitlines()
+            if prefix in line]
+
+
+def _shutdown_down(gapi, gevents, vm_id, params):
+    assert gapi.call("VM.shutdown", dict(vmID=vm_id, **params)) is True
+    down = gevents.wait(vm_id, "Down", timeout=150)
+    assert (down["exitCode"], down["exitReason"]) == (0, 6), down
+    gapi.destroy(vm_id)
+
+
+@pytest.mark.vdsm_config({"vars": {"guest_agent_responsive_timeout": "12"}})
+def test_shutdown_chain_each_step(gapi, gevents, guest_daemon, tiny_guest):
+    # 1. Both agents run: qemu-ga powers the guest down.
+    vm_id = start_guest6(gapi, PREFIX6 + "sd-qga")
+    _shutdown_down(gapi, gevents, vm_id, {"timeout": 60})
+    assert _steps(guest_daemon, vm_id, "shutdown") == ["qemu-guest-agent"]
+
+    # 2. qemu-ga stopped inside the guest: the oVirt agent's responder gets
+    # the shutdown message, with the caller's delay and message.
+    name = PREFIX6 + "sd-ovirt"
+    vm_id = start_guest6(gapi, name)
+    _wait_responsive(gapi, vm_id)
+    _stop_qga(name)
+    _shutdown_down(gapi, gevents, vm_id, {"timeout": 60, "delay": 0, "message": "bye"})
+    assert _steps(guest_daemon, vm_id, "shutdown") == ["the oVirt guest agent"]
+
+    # 3. Both agents stopped: the ACPI power button.
+    name = PREFIX6 + "sd-acpi"
+    vm_id = start_guest6(gapi, name)
+    _wait_responsive(gapi, vm_id)
+    _stop_ovirt(gapi, name, vm_id)  # first: stopping needs qemu-ga
+    _stop_qga(name)
+    _shutdown_down(gapi, gevents, vm_id, {"timeout": 60})
+    assert _steps(guest_daemon, vm_id, "shutdown") == ["ACPI"]
+
+
+@pytest.mark.vdsm_config({"vars": {"guest_agent_responsive_timeout": "12"}})
+def test_reboot_chain_each_step(gapi, gevents, guest_daemon, tiny_guest):
+    name = PREFIX6 + "rb"
+    vm_id = start_guest6(gapi, name)
+    _wait_responsive(gapi, vm_id)
+    expected = []
+    for step in ("qemu-guest-agent", "the oVirt guest agent", "ACPI"):
+        if step == "ACPI":
+            _stop_ovirt(gapi, name, vm_id)  # first: stopping needs qemu-ga
+        if step != "qemu-guest-agent":
+            _stop_qga(name)
+        boots = gevents.statuses(vm_id).count("Powering up")
+        assert gapi.call("VM.shutdown", {"vmID": vm_id, "reboot": True, "timeout": 60}) is True
+        # The guest goes down and comes back in the same QEMU; a reboot
+        # clears the stop files, so both agents run again afterwards.
+        wait_for(lambda: gevents.statuses(vm_id).count("Powering up") > boots, 150,
+                 what="the guest to reboot (%s)" % step)
+        wait_for(lambda: qga_alive(name), 120, interval=1, what="qemu-ga after the reboot")
+        _wait_responsive(gapi, vm_id)
+        expected.append(step)
+        assert _steps(guest_daemon, vm_id, "reboot") == expected
+    assert "Down" not in gevents.statuses(vm_id)
+    gapi.destroy(vm_id)

@@ -1,5 +1,6 @@
 """Verbs where the guest must react, on the real tiny guest of
-scripts/build-guest.sh (TCG): ACPI shutdown and reboot, a power-off from
+scripts/build-guest.sh (TCG): shutdown and reboot (the first step of the chain;
+test_guest_agents.py takes each step), a power-off from
 inside, hibernation to a file and the restore, the balloon."""
 
 import json
@@ -45,8 +46,8 @@ def guest_uptime(name):
     return float(base64.b64decode(data["buf-b64"]).split()[0])
 
 
-def test_acpi_shutdown(api, events, tiny_guest):
-    name = PREFIX + "g-acpi"
+def test_shutdown_by_the_guest(api, events, tiny_guest):
+    name = PREFIX + "g-sd"
     vm_id = start_guest(api, events, name)
     assert api.call("VM.shutdown", {"vmID": vm_id, "timeout": 120}) is True
     assert events.wait(vm_id, "Powering down", timeout=10)
@@ -75,7 +76,7 @@ def test_poweroff_from_inside_is_a_user_shutdown(api, events, tiny_guest):
     api.destroy(vm_id)
 
 
-def test_acpi_reboot(api, events, tiny_guest):
+def test_reboot_by_the_guest(api, events, tiny_guest):
     name = PREFIX + "g-reboot"
     vm_id = start_guest(api, events, name)
     up_before = guest_uptime(name)
