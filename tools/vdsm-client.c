@@ -1243,7 +1243,8 @@ vdClientCall(const VdClientOptions *opts, const char *verb_name, json_object *pa
     g_autoptr(GIOStream) stream = NULL;
     g_autoptr(VdStompParser) parser = vdStompParserNew(VD_CLIENT_MAX_FRAME, VD_CLIENT_MAX_HEADER);
     g_autoptr(GByteArray) wire = g_byte_array_new();
-    g_autoptr(json_object) request = json_object_new_object();
+    g_autoptr(json_object) batch = json_object_new_array();
+    json_object *request = json_object_new_object();
     g_autofree char *sub_dest = g_uuid_string_random();
     g_autofree char *sub_id = g_uuid_string_random();
     g_autofree char *req_id = g_uuid_string_random();
@@ -1255,7 +1256,9 @@ vdClientCall(const VdClientOptions *opts, const char *verb_name, json_object *pa
     json_object_object_add(request, "method", json_object_new_string(verb_name));
     json_object_object_add(request, "params", json_object_get(params));
     json_object_object_add(request, "id", json_object_new_string(req_id));
-    body = json_object_to_json_string_ext(request, JSON_C_TO_STRING_PLAIN);
+    /* VDSM's client sends a one-element batch (vdsm-facts §11) */
+    json_object_array_add(batch, request);
+    body = json_object_to_json_string_ext(batch, JSON_C_TO_STRING_PLAIN);
 
     {
         const char *connect_hdrs[] = { "accept-version", "1.2", "heart-beat", "0,24000",

@@ -207,3 +207,50 @@ def test_insecure_against_tls_server_fails(vdsmd):
     proc = run_client(["Host", "ping2"], vdsmd, insecure=True, timeout=30)
     assert proc.returncode != 0
     vdsmd.assert_served()
+
+
+def test_request_is_a_one_element_batch():
+    """Like VDSM's client (vdsm-facts §11): CONNECT, SUBSCRIBE and SEND in
+    one go, the SEND body a one-element JSON-RPC batch; a batch reply is
+    understood."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    port = srv.getsockname()[1]
+    seen = {}
+
+    def serve():
+        conn, _ = srv.accept()
+        with conn:
+            data = b""
+            while data.count(b"\0") < 3:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                data += chunk
+            frames = [f.lstrip(b"\n") for f in data.split(b"\0")[:3]]
+            seen["commands"] = [f.split(b"\n", 1)[0].decode() for f in frames]
+            head, body = frames[2].split(b"\n\n", 1)
+            headers = dict(line.split(":", 1) for line in head.decode().split("\n")[1:])
+            seen["body"] = json.loads(body)
+            reply = json.dumps([{"jsonrpc": "2.0", "id": seen["body"][0]["id"],
+                                 "result": "batched"}]).encode()
+            conn.sendall(b"CONNECTED\nversion:1.2\n\n\0")
+            conn.sendall(b"MESSAGE\ndestination:%s\nsubscription:x\ncontent-length:%d\n\n%s\0"
+                         % (headers["reply-to"].encode(), len(reply), reply))
+            time.sleep(1)
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        proc = subprocess.run([str(VDSM_CLIENT), "-a", "127.0.0.1", "-p", str(port),
+                               "--insecure", "--timeout", "10", "Host", "echo", "text=hi"],
+                              capture_output=True, text=True, timeout=60)
+    finally:
+        t.join(15)
+        srv.close()
+    assert seen["commands"] == ["CONNECT", "SUBSCRIBE", "SEND"], seen
+    body = seen["body"]
+    assert isinstance(body, list) and len(body) == 1, body
+    assert body[0]["method"] == "Host.echo" and body[0]["params"] == {"text": "hi"}, body
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == "batched"
