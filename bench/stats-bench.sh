@@ -94,8 +94,11 @@ for n in "${ns[@]}"; do
     fi
     if [ "$n" -lt "$have" ]; then
         "$src/bench/stats-guests.sh" stop
+        have=0
     fi
-    rm -f /var/log/vdsm-c/guest/vdt4-b*.console
+    # Running guests keep their consoles (their READY line is not printed
+    # again); only a start from none clears the old ones.
+    [ "$have" -gt 0 ] || rm -f /var/log/vdsm-c/guest/vdt4-b*.console
     if [ "$n" -gt 0 ]; then
         "$src/bench/stats-guests.sh" start "$n" "$guest_mib"
         wait_booted "$n"

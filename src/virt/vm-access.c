@@ -3,6 +3,7 @@
 
 #include "main-call.h"
 #include "vd-error.h"
+#include "vm-sampling.h"
 #include "vm-table.h"
 
 #include <libvirt/virterror.h>
@@ -69,6 +70,8 @@ vdVmSetLibvirtError(GError **error, const char *id, int code, const char *what)
         vdErrorSetCode(error, VD_ERR_NO_SUCH_VM, "{'vmId': '%s'}", id);
         return;
     }
+    if (virGetLastErrorCode() == VIR_ERR_OPERATION_TIMEOUT)
+        vdVmSamplingNoteTimeout(id); /* monitorResponse "-1" (vdsm-facts §4) */
     vdLibvirtSetError(error, code, what);
 }
 

@@ -9,6 +9,7 @@
 #include "main-call.h"
 #include "vd-error.h"
 #include "vm-recovery.h"
+#include "vm-sampling.h"
 #include "vm-table.h"
 
 #include <errno.h>
@@ -173,6 +174,8 @@ vdVmOnLifecycleCb(virConnectPtr conn, virDomainPtr dom, int event, int detail, v
     }
     ev->event = event;
     ev->detail = detail;
+    if (event == VIR_DOMAIN_EVENT_STARTED || event == VIR_DOMAIN_EVENT_STOPPED)
+        vdVmSamplingDomainsChanged(); /* the set of active domains changed */
     g_debug("libvirt event: domain %s event %d detail %d", ev->id, event, detail);
     vdMainPost(vdVmManagerDeliver, ev, g_free);
     return 0;
@@ -217,6 +220,7 @@ vdVmManagerOnConnect(virConnectPtr conn, gpointer data)
                                          VIR_DOMAIN_EVENT_CALLBACK(vdVmOnRebootCb), NULL, NULL);
     if (vdVmLifecycleCbId < 0 || vdVmRebootCbId < 0)
         g_warning("cannot register for libvirt domain events: %s", virGetLastErrorMessage());
+    vdVmSamplingDomainsChanged(); /* events may have been missed meanwhile */
     vdVmRecoveryKick();
     vdMainPost(vdVmManagerConnected, NULL, NULL);
 }

@@ -366,6 +366,11 @@ vdMetricsSampler(GString *out, guint nvms)
                     "Wall time the VM samples spent listing the active domains.");
     g_string_append(out, "vdsm_vm_sampling_list_seconds_total");
     vdMetricsValue(out, fig.list_us_total / 1e6);
+    vdMetricsFamily(out, "vdsm_vm_sampling_listings_total", "counter",
+                    "VM samples that listed the active domains (the others reused the last "
+                    "list: no domain started or stopped).");
+    g_string_append_printf(out, "vdsm_vm_sampling_listings_total %" G_GUINT64_FORMAT "\n",
+                           fig.listings);
     vdMetricsFamily(out, "vdsm_vm_sampling_block_ticks_total", "counter",
                     "VM samples that included block stats.");
     g_string_append_printf(out, "vdsm_vm_sampling_block_ticks_total %" G_GUINT64_FORMAT "\n",

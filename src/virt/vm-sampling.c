@@ -29,6 +29,10 @@
 /* Consecutive such samples after which the VM is unresponsive even when
  * its monitor is free. */
 #define VD_VM_SAMPLING_FROZEN_MAX 2
+/* The active domains are listed again at least this often even when no
+ * lifecycle event said the set changed (an event lost while the VM
+ * layer's connection was down). */
+#define VD_VM_SAMPLING_RELIST_US (60 * G_USEC_PER_SEC)
 /* Domain XMLs read per tick at most (new VMs, hot-plugged NICs). */
 #define VD_VM_SAMPLING_XML_PER_TICK 16
 
@@ -106,6 +110,14 @@ static struct {
     gboolean stopping;
     guint gen;
     gint64 last_block_us;
+    /* The active domains as last listed (tick only: one tick at a time),
+     * reused while no lifecycle event changed domains_gen. */
+    virDomainPtr *listed;
+    int n_listed;
+    virConnectPtr listed_conn; /* kept alive by the domains' references */
+    guint listed_gen;
+    gint64 listed_us;
+    gint domains_gen; /* atomic: bumped by vdVmSamplingDomainsChanged */
     VdVmSamplingFigures fig;
     /* configuration, fixed at start */
     gint64 interval_us, cmd_timeout_us, call_timeout_us, ttl_us, block_interval_us;
@@ -706,6 +718,57 @@ vdVmSamplingDeadlineRun(VdVmTick *t)
 }
 
 static void
+vdVmSamplingListedClear(void)
+{
+    for (int i = 0; i < vdSampling.n_listed; i++)
+        virDomainFree(vdSampling.listed[i]);
+    g_clear_pointer(&vdSampling.listed, g_free);
+    vdSampling.n_listed = 0;
+    vdSampling.listed_conn = NULL;
+}
+
+/* Tick: the active domains of @conn, one reference each, in *@out.  A
+ * listing (virConnectListAllDomains, which locks every domain object in
+ * libvirtd) only when a lifecycle event started or stopped a domain since
+ * the last one, the connection changed, or VD_VM_SAMPLING_RELIST_US
+ * passed; otherwise the last listing again. */
+static int
+vdVmSamplingListDomains(virConnectPtr conn, gint64 now, virDomainPtr **out)
+{
+    guint gen = (guint)g_atomic_int_get(&vdSampling.domains_gen);
+    virDomainPtr *list = NULL;
+    int n;
+
+    if (!vdSampling.listed || vdSampling.listed_conn != conn || vdSampling.listed_gen != gen ||
+        now - vdSampling.listed_us >= VD_VM_SAMPLING_RELIST_US) {
+        vdVmSamplingListedClear();
+        n = virConnectListAllDomains(conn, &list, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+        if (n < 0)
+            return -1;
+        vdSampling.listed = list;
+        vdSampling.n_listed = n;
+        vdSampling.listed_conn = conn;
+        vdSampling.listed_gen = gen;
+        vdSampling.listed_us = now;
+        g_mutex_lock(&vdSampling.lock);
+        vdSampling.fig.listings++;
+        g_mutex_unlock(&vdSampling.lock);
+    }
+    *out = g_new0(virDomainPtr, vdSampling.n_listed + 1);
+    for (int i = 0; i < vdSampling.n_listed; i++) {
+        virDomainRef(vdSampling.listed[i]);
+        (*out)[i] = vdSampling.listed[i];
+    }
+    return vdSampling.n_listed;
+}
+
+void
+vdVmSamplingDomainsChanged(void)
+{
+    g_atomic_int_inc(&vdSampling.domains_gen);
+}
+
+static void
 vdVmSamplingTickRun(void)
 {
     gint64 now = g_get_monotonic_time();
@@ -724,7 +787,7 @@ vdVmSamplingTickRun(void)
     gint64 busy_ms = vdVmSamplingBusyMs();
 
     if (conn)
-        n = virConnectListAllDomains(conn, &list, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+        n = vdVmSamplingListDomains(conn, now, &list);
     g_mutex_lock(&vdSampling.lock);
     vdSampling.fig.list_us_total += g_get_monotonic_time() - now;
     g_mutex_unlock(&vdSampling.lock);
@@ -1084,6 +1147,7 @@ vdVmSamplingStop(void)
     g_mutex_lock(&vdSampling.lock);
     busy = vdSampling.tick_running || vdSampling.outstanding->len > 0;
     if (!busy) {
+        vdVmSamplingListedClear();
         g_clear_pointer(&vdSampling.vms, g_hash_table_unref);
         g_clear_pointer(&vdSampling.outstanding, g_ptr_array_unref);
         g_clear_pointer(&vdSampling.ctx, g_main_context_unref);
@@ -1121,6 +1185,25 @@ vdVmSamplingResponsive(const char *id)
         ok = vdVmEntryResponsiveLocked(e, g_get_monotonic_time());
     g_mutex_unlock(&vdSampling.lock);
     return ok;
+}
+
+void
+vdVmSamplingNoteTimeout(const char *id)
+{
+    g_autoptr(GPtrArray) changed = NULL;
+    VdVmEntry *e;
+
+    g_mutex_lock(&vdSampling.lock);
+    e = vdSampling.vms && id ? g_hash_table_lookup(vdSampling.vms, id) : NULL;
+    if (e) {
+        g_warning("VM %s (%s): a libvirt call timed out; unresponsive until it answers", e->id,
+                  e->name);
+        e->timed_out = TRUE;
+        changed = vdVmSamplingEvaluateLocked(g_get_monotonic_time());
+    }
+    g_mutex_unlock(&vdSampling.lock);
+    if (changed)
+        vdVmSamplingPublish(changed);
 }
 
 void

@@ -55,9 +55,19 @@ void vdVmSamplingStop(void);
 void vdVmSamplingAddStats(const char *id, json_object *stats);
 /* Any thread: FALSE when VM @id is unresponsive (monitorResponse "-1"):
  * its newest stats are older than [vars] vm_command_timeout, or a stats
- * call on it timed out and it has not answered since.  TRUE for a VM the
+ * call (or another libvirt call, vdVmSamplingNoteTimeout) on it timed out
+ * and it has not answered since.  TRUE for a VM the
  * sampler does not know. */
 gboolean vdVmSamplingResponsive(const char *id);
+/* Any thread, no libvirt call: a libvirt call of the VM layer on VM @id
+ * failed with VIR_ERR_OPERATION_TIMEOUT (its QEMU or its job is stuck):
+ * monitorResponse becomes "-1" (with a status event) until the VM's next
+ * sample shows it answering again. */
+void vdVmSamplingNoteTimeout(const char *id);
+/* Any thread, no libvirt call: a domain started or stopped (a lifecycle
+ * event); the next tick lists the active domains again instead of reusing
+ * the last listing. */
+void vdVmSamplingDomainsChanged(void);
 /* Any thread: the domain XML of VM @id changed (device hot-plug, balloon
  * target): read it again at the next tick. */
 void vdVmSamplingInvalidate(const char *id);
@@ -93,6 +103,7 @@ typedef struct {
     gint64 block_tick_us_total; /* wall time of those */
     gint64 cpu_us_total;        /* CPU time of the sampler's jobs and timer */
     gint64 list_us_total;       /* wall time of the ticks' domain listing */
+    guint64 listings;           /* ticks that listed the domains (the others reused a list) */
     gint64 last_tick_end_mono;  /* monotonic end of the last tick, 0 before */
     gsize cache_bytes;          /* bytes held by samples and device info */
 } VdVmSamplingFigures;

@@ -17,7 +17,7 @@ from sampling_fixtures import (CALL_TIMEOUT, COMMAND_TIMEOUT, INTERVAL, PREFIX, 
                                promtool_check, sample_age, stop_qemu, wait_sampled)
 from sampling_fixtures import events, sapi, sampling_daemon, sampling_env  # noqa: F401
 from vdsmtest import wait_for
-from vm_fixtures import VIRSH, ensure_libvirtd, libvirtd_pid
+from vm_fixtures import VIRSH, VdsmError, ensure_libvirtd, libvirtd_pid
 
 # How late "fresh" may be: one interval, the call timeout after which a
 # stuck call's other domains are asked again, and scheduling slack on a
@@ -156,6 +156,41 @@ def test_stale_stats_unresponsive(sapi):
     # the stuck call returns at once; a fresh sample follows with the next tick
     wait_for(lambda: sapi.stats(vm.id)["monitorResponse"] == "0", 2 * INTERVAL + 2,
              interval=0.1, what="monitorResponse back to 0")
+
+
+
+def test_libvirt_call_timeout_unresponsive(sapi, events):
+    """A VM-layer libvirt call that times out (VIR_ERR_OPERATION_TIMEOUT:
+    libvirt's job lock, held by a call hung on the stopped QEMU, was not
+    free within libvirt's 30 s) makes the VM "-1" with an event, and it is
+    "0" again once it answers."""
+    vm, = create_vms(sapi, 1, disk=False, nic=False)
+    wait_sampled(sapi, [vm])
+    stop_qemu(vm)
+    hung = sapi.daemon.rpc()
+    try:
+        # The first call takes the job and waits on the stopped monitor.
+        hung.send({"jsonrpc": "2.0", "id": "hung", "method": "VM.setBalloonTarget",
+                   "params": {"vmID": vm.id, "target": 32768}})
+        time.sleep(1)
+        t0 = time.monotonic()
+        with pytest.raises(VdsmError) as info:
+            sapi.call("VM.setBalloonTarget", {"vmID": vm.id, "target": 32768}, timeout=90)
+        err = info.value
+        assert err.code == 53, err
+        assert "timed out" in err.message.lower(), err
+        assert time.monotonic() - t0 >= 20  # libvirt waited for its job lock
+        wait_for(lambda: "VM %s (%s): a libvirt call timed out" % (vm.id, vm.name)
+                 in sapi.daemon.log_text(), 5, interval=0.1, what="the timeout to be noted")
+        assert sapi.stats(vm.id)["monitorResponse"] == "-1"
+        assert sapi.call("Host.ping2") is True
+    finally:
+        cont_qemu(vm)
+        hung.close()
+    wait_for(lambda: sapi.stats(vm.id)["monitorResponse"] == "0", 2 * INTERVAL + 2,
+             interval=0.1, what="monitorResponse back to 0")
+    responses = [d.get("monitorResponse") for d in events.of(vm.id)]
+    assert "-1" in responses and responses[-1] == "0", responses
 
 
 def _check_consistent(api, daemon):
