@@ -5,12 +5,16 @@
  * dropped to the unprivileged user before any worker thread exists; then
  * the rpc pool, the host sampler and the listener start, and the ready
  * gate (code 99) opens once start-up work is done.  One GLib main loop
- * then owns all shared state until SIGTERM/SIGINT.
+ * then owns all shared state until SIGTERM/SIGINT.  The vdsmd hook points
+ * run on this thread while no main loop runs: before_vdsm_start after the
+ * privilege drop and before anything serves, after_vdsm_stop once the
+ * listeners are gone.
  */
 #include "vdsm-config.h"
 
 #include "config.h"
 #include "dispatcher.h"
+#include "hooks.h"
 #include "host-sampler.h"
 #include "http.h"
 #include "listener.h"
@@ -212,6 +216,8 @@ main(int argc, char **argv)
         g_critical("%s", error->message);
         return 1;
     }
+    /* As VDSM: as the daemon's user, before serving; failures only logged. */
+    vdHooksRun("before_vdsm_start", NULL, NULL, NULL, NULL);
     if (vdHostSamplerStart(&error) < 0) {
         g_critical("cannot start the host sampler: %s", error->message);
         return 1;
@@ -262,5 +268,7 @@ main(int argc, char **argv)
         g_warning("exiting with %u calls still running", vdRpcServerInFlight(rpc));
         (void)g_steal_pointer(&rpc);
     }
+    vdHooksRun("after_vdsm_stop", NULL, NULL, NULL, NULL);
+    g_info("vdsmd stopped");
     return 0;
 }

@@ -7,6 +7,7 @@
  */
 #include "api-handler.h"
 
+#include "hooks.h"
 #include "vm-query.h"
 
 static json_object *
@@ -36,7 +37,14 @@ vdApiHostGetVMFullList(VdCallCtx *ctx, json_object *params, GError **error)
 json_object *
 vdApiHostGetAllVmStats(VdCallCtx *ctx, json_object *params, GError **error)
 {
-    return vdVmQueryAllStats();
+    json_object *stats;
+
+    /* No script installed: no serialisation of the list (hooks.h). */
+    if (vdHooksRunJson("before_get_all_vm_stats", NULL, error) < 0)
+        return NULL;
+    stats = vdVmQueryAllStats();
+    vdHooksRunJson("after_get_all_vm_stats", &stats, NULL);
+    return stats;
 }
 
 json_object *

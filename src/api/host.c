@@ -12,6 +12,7 @@
 #include "host-caps.h"
 #include "host-hwinfo.h"
 #include "host-stats.h"
+#include "hooks.h"
 #include "log.h"
 #include "vd-error.h"
 
@@ -73,16 +74,30 @@ vdApiHostEcho(VdCallCtx *ctx, json_object *params, GError **error)
     return json_object_new_string_len(text, len);
 }
 
+/* As VDSM: before_get_caps may refuse (1500), after_get_caps may rewrite
+ * the answer.  Neither costs anything without a script. */
 json_object *
 vdApiHostGetCapabilities(VdCallCtx *ctx, json_object *params, GError **error)
 {
-    return vdHostCapsGet(ctx ? ctx->local_address : NULL);
+    json_object *caps;
+
+    if (vdHooksRunJson("before_get_caps", NULL, error) < 0)
+        return NULL;
+    caps = vdHostCapsGet(ctx ? ctx->local_address : NULL);
+    vdHooksRunJson("after_get_caps", &caps, NULL);
+    return caps;
 }
 
 json_object *
 vdApiHostGetStats(VdCallCtx *ctx, json_object *params, GError **error)
 {
-    return vdHostStatsGet();
+    json_object *stats;
+
+    if (vdHooksRunJson("before_get_stats", NULL, error) < 0)
+        return NULL;
+    stats = vdHostStatsGet();
+    vdHooksRunJson("after_get_stats", &stats, NULL);
+    return stats;
 }
 
 json_object *

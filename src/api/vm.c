@@ -15,6 +15,7 @@
 #include "api-handler.h"
 
 #include "config.h"
+#include "hooks.h"
 #include "vd-error.h"
 #include "vm-create.h"
 #include "vm-devices.h"
@@ -130,6 +131,7 @@ vdApiVMSetTicket(VdCallCtx *ctx, json_object *params, GError **error)
         .password = vdApiParamString(params, "password", ""),
         .ttl = vdApiParamInt(params, "ttl", 0),
         .existing_conn_action = vdApiParamString(params, "existingConnAction", NULL),
+        .params = vdApiParamObject(params, "params"),
     };
 
     if (vdVmSetTicket(vdApiParamString(params, "vmID", NULL), &ticket, error) < 0)
@@ -162,5 +164,12 @@ vdApiVMGetInfo(VdCallCtx *ctx, json_object *params, GError **error)
 json_object *
 vdApiVMGetStats(VdCallCtx *ctx, json_object *params, GError **error)
 {
-    return vdVmQueryStats(vdApiParamString(params, "vmID", NULL), error);
+    json_object *stats;
+
+    if (vdHooksRunJson("before_get_vm_stats", NULL, error) < 0)
+        return NULL;
+    /* the after_ hook gets the statsList (a list of one), as VDSM */
+    if ((stats = vdVmQueryStats(vdApiParamString(params, "vmID", NULL), error)))
+        vdHooksRunJson("after_get_vm_stats", &stats, NULL);
+    return stats;
 }

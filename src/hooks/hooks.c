@@ -3,11 +3,14 @@
  * DESIGN: a run is a straight line on the calling worker: list the
  * point's directory, write the data to a mkstemp() file, run each script
  * with vdSpawnRun() (which enforces the timeout and kills the script's
- * whole process group), read the file back, unlink it.  Nothing is cached:
- * installing or removing a hook takes effect at the next run, as in VDSM,
- * and a point with no directory costs one failed opendir().  The point
- * table below is the single list of hook points; docs/hooks.md mirrors it
- * and a unit test keeps the two in step.
+ * whole process group), read the file back, unlink it.  Installing or
+ * removing a hook takes effect at the next run, as in VDSM, and a point
+ * with no directory costs one failed opendir().  vdHooksPointActive() is
+ * the cheap question asked before a caller prepares data (JSON of every
+ * VM's stats): it keeps each point directory's entry names, revalidated by
+ * the directory's mtime, and still checks each name is an executable file
+ * at every call.  The point table below is the single list of hook
+ * points; docs/hooks.md mirrors it and a unit test keeps the two in step.
  */
 #include "hooks.h"
 
@@ -21,6 +24,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* A directory changed this recently may change again within the same
+ * mtime tick (file systems stamp with a coarse clock): its cached listing
+ * is not trusted, the next call lists it again. */
+#define VD_HOOKS_DIR_RACY_US (2 * G_USEC_PER_SEC)
+
 #define X VD_HOOK_DATA_XML
 #define J VD_HOOK_DATA_JSON
 #define N VD_HOOK_DATA_NONE
@@ -33,31 +41,32 @@ static const VdHookPoint vdHooksTable[] = {
     {"after_vm_cont", X, FALSE, 5, "VM.cont"},
     {"before_vm_pause", X, TRUE, 5, "VM.pause"},
     {"after_vm_pause", X, FALSE, 5, "VM.pause"},
-    {"before_vm_hibernate", X, TRUE, 5, "VM.hibernate"},
-    {"after_vm_hibernate", X, FALSE, 5, "VM.hibernate"},
+    {"before_vm_hibernate", X, TRUE, 5, "VM.hibernate, before anything changes"},
+    {"after_vm_hibernate", X, FALSE, 5, "VM.hibernate, once the save succeeded"},
     {"before_vm_dehibernate", X, TRUE, 5,
      "VM.create from a hibernation volume (FROM_SNAPSHOT set)"},
     {"after_vm_dehibernate", X, FALSE, 5, "VM.create from a hibernation volume"},
     {"before_vm_destroy", N, FALSE, 5, "VM.destroy (no XML, as VDSM)"},
     {"after_vm_destroy", X, FALSE, 5, "VM.destroy"},
-    {"before_vm_set_ticket", X, FALSE, 5, "VM.setTicket"},
-    {"after_vm_set_ticket", X, FALSE, 5, "VM.setTicket"},
+    {"before_vm_set_ticket", X, FALSE, 5, "VM.setTicket, VM.updateDevice of graphics"},
+    {"after_vm_set_ticket", X, FALSE, 5, "VM.setTicket, VM.updateDevice of graphics"},
     {"before_vm_migrate_source", X, TRUE, 0, "VM.migrate, on the source"},
     {"after_vm_migrate_source", X, FALSE, 0, "VM.migrate, on the source"},
     {"before_vm_migrate_destination", X, TRUE, 0, "VM.migrationCreate, on the destination"},
     {"after_vm_migrate_destination", X, FALSE, 0, "VM.migrationCreate, on the destination"},
     /* devices (device XML, per device with its custom properties) */
-    {"before_device_create", X, TRUE, 5, "VM.create, per device with custom properties"},
-    {"after_device_create", X, FALSE, 5, "VM.create, per device with custom properties"},
-    {"before_device_destroy", X, TRUE, 5, "VM.destroy, per device with custom properties"},
-    {"after_device_destroy", X, FALSE, 5, "VM.destroy, per device with custom properties"},
+    {"before_device_create", X, TRUE, 5, "VM.create, per NIC with custom properties"},
+    {"after_device_create", X, FALSE, 5, "VM.create, per NIC with custom properties"},
+    {"before_device_destroy", X, TRUE, 5, "VM.destroy, per NIC with custom properties"},
+    {"after_device_destroy", X, FALSE, 5, "VM.destroy, per NIC with custom properties"},
     {"before_device_migrate_source", X, TRUE, 0, "VM.migrate, per device"},
     {"after_device_migrate_source", X, FALSE, 0, "VM.migrate, per device"},
     {"before_device_migrate_destination", X, TRUE, 0, "VM.migrationCreate, per device"},
     {"after_device_migrate_destination", X, FALSE, 0, "VM.migrationCreate, per device"},
-    {"before_update_device", X, TRUE, 5, "VM.updateDevice"},
-    {"after_update_device", X, FALSE, 5, "VM.updateDevice"},
-    {"after_update_device_fail", X, FALSE, 5, "VM.updateDevice, when it failed"},
+    /* VDSM runs these for NICs only; VM.updateDevice of graphics runs set_ticket */
+    {"before_update_device", X, TRUE, 0, "VM.updateDevice of a NIC"},
+    {"after_update_device", X, FALSE, 0, "VM.updateDevice of a NIC"},
+    {"after_update_device_fail", X, FALSE, 0, "VM.updateDevice of a NIC, when it failed"},
     /* hotplug */
     {"before_nic_hotplug", X, TRUE, 0, "VM.hotplugNic"},
     {"after_nic_hotplug", X, FALSE, 0, "VM.hotplugNic"},
@@ -254,6 +263,88 @@ vdHooksScripts(const char *dir)
     }
     g_ptr_array_sort(names, vdHooksCompareNames);
     return g_steal_pointer(&names);
+}
+
+/* The entry names (not starting with ".") of one point directory, as
+ * listed when the directory had this identity and mtime. */
+typedef struct {
+    dev_t dev;
+    ino_t ino;
+    struct timespec mtime;
+    gboolean racy; /* listed too soon after a change: list again next time */
+    GPtrArray *names;
+} VdHooksDirCache;
+
+static void
+vdHooksDirCacheFree(gpointer data)
+{
+    VdHooksDirCache *c = data;
+
+    g_ptr_array_unref(c->names);
+    g_free(c);
+}
+
+/* directory path -> VdHooksDirCache; workers ask concurrently. */
+static GMutex vdHooksCacheLock;
+static GHashTable *vdHooksCache;
+
+static GPtrArray *
+vdHooksListNames(const char *dir)
+{
+    GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    const char *name;
+
+    while (d && (name = g_dir_read_name(d))) {
+        if (name[0] != '.')
+            g_ptr_array_add(names, g_strdup(name));
+    }
+    return names;
+}
+
+/* The cached entry names of @dir (a new reference), listed again when the
+ * directory was replaced or changed since. */
+static GPtrArray *
+vdHooksCachedNames(const char *dir, const struct stat *st)
+{
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&vdHooksCacheLock);
+    VdHooksDirCache *c;
+    gint64 mtime_us = st->st_mtim.tv_sec * G_USEC_PER_SEC + st->st_mtim.tv_nsec / 1000;
+
+    if (!vdHooksCache)
+        vdHooksCache = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, vdHooksDirCacheFree);
+    c = g_hash_table_lookup(vdHooksCache, dir);
+    if (c && !c->racy && c->dev == st->st_dev && c->ino == st->st_ino &&
+        c->mtime.tv_sec == st->st_mtim.tv_sec && c->mtime.tv_nsec == st->st_mtim.tv_nsec)
+        return g_ptr_array_ref(c->names);
+    c = g_new0(VdHooksDirCache, 1);
+    c->dev = st->st_dev;
+    c->ino = st->st_ino;
+    c->mtime = st->st_mtim;
+    c->racy = g_get_real_time() - mtime_us < VD_HOOKS_DIR_RACY_US;
+    c->names = vdHooksListNames(dir);
+    g_hash_table_replace(vdHooksCache, g_strdup(dir), c);
+    return g_ptr_array_ref(c->names);
+}
+
+gboolean
+vdHooksPointActive(const char *point)
+{
+    g_autofree char *dir = g_build_filename(vdHooksDir(), point, NULL);
+    g_autoptr(GPtrArray) names = NULL;
+    struct stat st;
+
+    if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+        return FALSE;
+    names = vdHooksCachedNames(dir, &st);
+    /* Modes change without touching the directory: check them each time. */
+    for (guint i = 0; i < names->len; i++) {
+        g_autofree char *path = g_build_filename(dir, names->pdata[i], NULL);
+
+        if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0)
+            return TRUE;
+    }
+    return FALSE;
 }
 
 /* "NAME=value" entries for the scripts, by sanitised name.  Two variables
@@ -545,4 +636,25 @@ vdHooksInventory(void)
         json_object_object_add(inv, dirs->pdata[i], point);
     }
     return inv;
+}
+
+int
+vdHooksRunJson(const char *point, json_object **value, GError **error)
+{
+    g_autofree char *out = NULL;
+    json_object *parsed;
+
+    if (!vdHooksPointActive(point))
+        return 0;
+    if (vdHooksRun(point,
+                   value && *value ? json_object_to_json_string_ext(*value, JSON_C_TO_STRING_PLAIN)
+                                   : NULL,
+                   NULL, &out, error) < 0)
+        return -1;
+    /* The runner only hands back JSON that parses. */
+    if (value && *value && (parsed = json_tokener_parse(out))) {
+        json_object_put(*value);
+        *value = parsed;
+    }
+    return 0;
 }

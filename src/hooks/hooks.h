@@ -61,6 +61,18 @@ const VdHookPoint *vdHooksPointFind(const char *name);
 int vdHooksRun(const char *point, const char *data, GHashTable *env_vars, char **out,
                GError **error);
 
+/* TRUE when @point's directory holds an executable script now.  Cheap
+ * (a stat() of the directory; its listing is cached by mtime), so callers
+ * ask before they prepare data a run would need. */
+gboolean vdHooksPointActive(const char *point);
+
+/* A JSON point on a verb's result, as VDSM's before_get_* / after_get_*:
+ * when the point has no script nothing happens (no serialisation);
+ * otherwise the scripts run on *@value as JSON text ("{}" when @value or
+ * *@value is NULL) and *@value is replaced by what they left.  Returns -1
+ * with code 1500 only at a fatal point whose script failed. */
+int vdHooksRunJson(const char *point, json_object **value, GError **error);
+
 /* The environment variable name for custom property @name: characters
  * other than [A-Za-z0-9_] become '_', a leading digit gets a '_' prefix.
  * Returns NULL for an empty name or one that would change how scripts or

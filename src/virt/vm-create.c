@@ -7,6 +7,7 @@
 #include "libvirt-conn.h"
 #include "qemu-pid.h"
 #include "vd-error.h"
+#include "vm-hooks.h"
 #include "vm-manager.h"
 #include "vm-staging.h"
 
@@ -190,6 +191,7 @@ vdVmCreateRun(gpointer data)
         vdVmStagingSucceed(job->id, live_xml, vdQemuPidRead(job->name), job->launch_paused);
         /* after_* hooks only log their failures */
         vdHooksRun("after_vm_start", live_xml, job->hook_env, NULL, NULL);
+        vdVmHooksRunDevices(job->id, live_xml, "after_device_create", NULL, NULL);
         return;
     }
     /* No stray domain: undefine what we defined. */
@@ -265,12 +267,18 @@ vdVmCreate(const char *vm_id, json_object *vm_params, GError **error)
         return NULL;
     }
 
-    /* before_vm_start sees the final XML and may rewrite it; a failing
-     * script fails the verb (1500) before anything exists in libvirt. */
+    /* The device hooks (per NIC with custom properties), then
+     * before_vm_start, see the final XML and may rewrite it, as VDSM's
+     * domain XML preprocessing; a failing script fails the verb (1500)
+     * before anything exists in libvirt. */
     {
         json_object *custom = NULL;
         g_autofree char *hooked = NULL;
 
+        if (vdVmHooksRunDevices(uuid, full_xml, "before_device_create", &hooked, error) < 0)
+            return NULL;
+        g_free(full_xml);
+        full_xml = g_steal_pointer(&hooked);
         json_object_object_get_ex(vm_params, "custom", &custom);
         hook_env = vdHooksEnvNew(uuid, json_object_is_type(custom, json_type_object) ? custom
                                                                                      : NULL);

@@ -3,9 +3,11 @@
 #include "vm-devices.h"
 
 #include "domain-desc.h"
+#include "hooks.h"
 #include "main-call.h"
 #include "vd-error.h"
 #include "vm-access.h"
+#include "vm-hooks.h"
 #include "vm-sampling.h"
 #include "vm-table.h"
 
@@ -140,6 +142,7 @@ vdVmApplyTicket(const char *id, virDomainPtr dom, const VdVmTicket *t, int code,
     g_autofree char *dev_xml = NULL;
     g_autoptr(VdDomainDesc) desc = NULL;
     g_autoptr(GError) parse_error = NULL;
+    g_autoptr(GHashTable) hook_params = NULL;
     VdXmlNode *graphics;
 
     if (!xml) {
@@ -169,10 +172,14 @@ vdVmApplyTicket(const char *id, virDomainPtr dom, const VdVmTicket *t, int code,
         *t->existing_conn_action)
         vdXmlNodeSetAttr(graphics, "connected", t->existing_conn_action);
     dev_xml = vdXmlNodeToString(graphics);
+    /* VDSM: the set_ticket points only log their failures */
+    hook_params = vdHooksEnvNew(NULL, t->params);
+    vdVmHooksRun(dom, id, "before_vm_set_ticket", hook_params, NULL);
     if (virDomainUpdateDeviceFlags(dom, dev_xml, vdVmDevLiveFlags(dom)) < 0) {
         vdVmSetLibvirtError(error, id, code, "cannot set the console ticket");
         return -1;
     }
+    vdVmHooksRun(dom, id, "after_vm_set_ticket", hook_params, NULL);
     g_info("VM %s: %s ticket set (ttl %" G_GINT64_FORMAT " s)", id, vdXmlNodeAttr(graphics, "type"),
            t->ttl);
     return 0;
@@ -213,6 +220,8 @@ vdVmUpdateDevice(const char *id, json_object *params, GError **error)
         t.ttl = json_object_get_int64(v);
     if (json_object_object_get_ex(params, "existingConnAction", &v))
         t.existing_conn_action = json_object_get_string(v);
+    if (json_object_object_get_ex(params, "params", &v))
+        t.params = v;
     if (!t.password) {
         vdErrorSetCode(error, VD_ERR_UPDATE_DEVICE,
                        "{'vmId': '%s', 'reason': 'graphics params need a password'}", id);

@@ -20,9 +20,11 @@ typedef struct {
     const char *password;
     gint64 ttl;                       /* seconds; <= 0: no expiry */
     const char *existing_conn_action; /* disconnect, keep, fail (SPICE), or NULL */
+    json_object *params; /* the call's "params" map, for the set_ticket hooks; may be NULL */
 } VdVmTicket;
 
-/* VM.setTicket: error 18. */
+/* VM.setTicket: error 18.  Runs before/after_vm_set_ticket (never fatal)
+ * with @ticket->params in the scripts' environment, as VDSM. */
 int vdVmSetTicket(const char *id, const VdVmTicket *ticket, GError **error);
 
 /* VM.updateDevice: @params with deviceType "graphics" (others: 56).

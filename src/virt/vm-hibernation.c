@@ -4,9 +4,11 @@
 
 #include "config.h"
 #include "domain-desc.h"
+#include "hooks.h"
 #include "main-call.h"
 #include "vd-error.h"
 #include "vm-access.h"
+#include "vm-hooks.h"
 #include "vm-manager.h"
 #include "vm-table.h"
 
@@ -61,6 +63,7 @@ vdVmHibernationPath(const char *handle, GError **error)
 typedef struct {
     char *id;
     char *path;
+    char *xml; /* for after_vm_hibernate (VDSM: the last XML before the save) */
 } VdVmHibernateJob;
 
 static void
@@ -70,6 +73,7 @@ vdVmHibernateJobFree(gpointer data)
 
     g_free(job->id);
     g_free(job->path);
+    g_free(job->xml);
     g_free(job);
 }
 
@@ -135,8 +139,14 @@ vdVmHibernateRun(gpointer data)
     gint64 t0 = g_get_monotonic_time();
 
     if (dom && virDomainSaveFlags(dom, job->path, NULL, 0) == 0) {
+        g_autoptr(GHashTable) env = NULL;
+
         g_info("VM %s saved to %s in %.1f s", job->id, job->path,
                (g_get_monotonic_time() - t0) / 1e6);
+        if (job->xml) {
+            env = vdVmHooksEnv(job->id, job->xml);
+            vdHooksRun("after_vm_hibernate", job->xml, env, NULL, NULL);
+        }
         return; /* the STOPPED(SAVED) event makes it Down */
     }
     g_warning("VM %s: hibernation to %s failed: %s", job->id, job->path,
@@ -153,10 +163,18 @@ vdVmHibernate(const char *id, const char *handle, GError **error)
     VdVmHibernateCall c = {.id = id};
     VdVmHibernateJob *job;
 
+    g_autoptr(virDomain) dom = NULL;
+    g_autofree char *xml = NULL;
+
     if (!path)
         return -1;
-    if (vdVmCheck(id, VD_VM_ACCESS_RUNNING, NULL, error) < 0)
+    if (!(dom = vdVmAccessDomain(id, VD_VM_ACCESS_RUNNING, VD_ERR_UNEXPECTED, error)))
         return -1;
+    /* A refusing script fails the verb before anything changed: still Up. */
+    if (vdVmHooksRun(dom, id, "before_vm_hibernate", NULL, error) < 0)
+        return -1;
+    if (vdHooksPointActive("after_vm_hibernate"))
+        xml = virDomainGetXMLDesc(dom, 0);
     vdMainCall(vdVmHibernateBeginOnMain, &c);
     if (c.code) {
         vdErrorSetCode(error, c.code, "{'vmId': '%s'}", id);
@@ -165,6 +183,7 @@ vdVmHibernate(const char *id, const char *handle, GError **error)
     job = g_new0(VdVmHibernateJob, 1);
     job->id = g_strdup(id);
     job->path = g_steal_pointer(&path);
+    job->xml = g_steal_pointer(&xml);
     g_info("VM %s: hibernating to %s", id, job->path);
     vdVmManagerRunJob(vdVmHibernateRun, job, vdVmHibernateJobFree);
     return 0;

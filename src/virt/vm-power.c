@@ -8,6 +8,7 @@
 #include "vm-guest-agent.h"
 #include "vd-error.h"
 #include "vm-access.h"
+#include "vm-hooks.h"
 #include "vm-manager.h"
 #include "vm-table.h"
 
@@ -16,18 +17,6 @@
 /* How long VM.destroy waits for a start-up flow to notice it. */
 #define VD_VM_DESTROY_STAGING_WAIT_S 300.0
 
-/* Run hook point @point on the domain's XML with vmId in the environment.
- * A failing script of a before_* point returns -1 (code 1500); after_*
- * failures are only logged by the runner. */
-static int
-vdVmPowerHook(virDomainPtr dom, const char *id, const char *point, GError **error)
-{
-    g_autofree char *xml = virDomainGetXMLDesc(dom, 0);
-    g_autoptr(GHashTable) env = vdHooksEnvNew(id, NULL);
-
-    return vdHooksRun(point, xml, env, NULL, error);
-}
-
 int
 vdVmPause(const char *id, GError **error)
 {
@@ -35,13 +24,13 @@ vdVmPause(const char *id, GError **error)
 
     if (!dom)
         return -1;
-    if (vdVmPowerHook(dom, id, "before_vm_pause", error) < 0)
+    if (vdVmHooksRun(dom, id, "before_vm_pause", NULL, error) < 0)
         return -1;
     if (virDomainSuspend(dom) < 0) {
         vdVmSetLibvirtError(error, id, VD_ERR_UNEXPECTED, "cannot pause the VM");
         return -1;
     }
-    vdVmPowerHook(dom, id, "after_vm_pause", NULL);
+    vdVmHooksRun(dom, id, "after_vm_pause", NULL, NULL);
     return 0;
 }
 
@@ -56,13 +45,13 @@ vdVmCont(const char *id, GError **error)
     /* Resuming a running VM is a no-op, not an error. */
     if (virDomainGetState(dom, &state, &reason, 0) == 0 && state == VIR_DOMAIN_RUNNING)
         return 0;
-    if (vdVmPowerHook(dom, id, "before_vm_cont", error) < 0)
+    if (vdVmHooksRun(dom, id, "before_vm_cont", NULL, error) < 0)
         return -1;
     if (virDomainResume(dom) < 0) {
         vdVmSetLibvirtError(error, id, VD_ERR_UNEXPECTED, "cannot resume the VM");
         return -1;
     }
-    vdVmPowerHook(dom, id, "after_vm_cont", NULL);
+    vdVmHooksRun(dom, id, "after_vm_cont", NULL, NULL);
     return 0;
 }
 
@@ -158,10 +147,11 @@ vdVmDestroyDomain(const char *id, guint graceful_attempts, gboolean undefine, GE
         return -1;
     }
     g_autofree char *xml = virDomainGetXMLDesc(dom, 0);
-    g_autoptr(GHashTable) env = vdHooksEnvNew(id, NULL);
+    g_autoptr(GHashTable) env = vdVmHooksEnv(id, xml);
 
     /* VDSM passes no XML to before_vm_destroy and the domain's to after */
-    if (vdHooksRun("before_vm_destroy", NULL, env, NULL, error) < 0)
+    if (vdHooksRun("before_vm_destroy", NULL, env, NULL, error) < 0 ||
+        vdVmHooksRunDevices(id, xml, "before_device_destroy", NULL, error) < 0)
         return -1;
     if (virDomainIsActive(dom) == 1) {
         gboolean done = FALSE;
@@ -188,6 +178,7 @@ vdVmDestroyDomain(const char *id, guint graceful_attempts, gboolean undefine, GE
         return -1;
     }
     vdHooksRun("after_vm_destroy", xml, env, NULL, NULL);
+    vdVmHooksRunDevices(id, xml, "after_device_destroy", NULL, NULL);
     return 0;
 }
 

@@ -2,11 +2,13 @@
  * vdVmRestoreRun on the creation pool. */
 #include "vm-restore.h"
 
+#include "hooks.h"
 #include "libvirt-conn.h"
 #include "qemu-pid.h"
 #include "vd-error.h"
 #include "vm-create.h"
 #include "vm-hibernation.h"
+#include "vm-hooks.h"
 #include "vm-manager.h"
 #include "vm-staging.h"
 
@@ -21,6 +23,7 @@ typedef struct {
     char *xml;
     char *md_xml;
     gboolean paused;
+    GHashTable *hook_env; /* for after_vm_dehibernate */
 } VdVmRestoreJob;
 
 static void
@@ -33,6 +36,8 @@ vdVmRestoreJobFree(gpointer data)
     g_free(job->path);
     g_free(job->xml);
     g_free(job->md_xml);
+    if (job->hook_env)
+        g_hash_table_unref(job->hook_env);
     g_free(job);
 }
 
@@ -106,6 +111,24 @@ vdVmRestoreRun(gpointer data)
     }
     g_info("VM %s restored from %s", job->id, job->path);
     vdVmStagingSucceed(job->id, live_xml, vdQemuPidRead(job->name), job->paused);
+    vdHooksRun("after_vm_dehibernate", live_xml, job->hook_env, NULL, NULL);
+}
+
+/* VDSM's environment for the dehibernate points: the VM's, plus
+ * FROM_SNAPSHOT as Python writes the flag (restoring from a snapshot's
+ * memory is the engine's restoreFromSnapshot). */
+static GHashTable *
+vdVmRestoreHookEnv(const char *id, const char *xml, json_object *vm_params)
+{
+    GHashTable *env = vdVmHooksEnv(id, xml);
+    json_object *v = NULL;
+    gboolean snapshot = json_object_object_get_ex(vm_params, "restoreFromSnapshot", &v) &&
+                        (json_object_is_type(v, json_type_string)
+                             ? g_ascii_strcasecmp(json_object_get_string(v), "true") == 0
+                             : json_object_get_boolean(v));
+
+    g_hash_table_replace(env, g_strdup("FROM_SNAPSHOT"), g_strdup(snapshot ? "True" : "False"));
+    return env;
 }
 
 json_object *
@@ -123,6 +146,7 @@ vdVmRestore(const char *vm_id, json_object *vm_params, GError **error)
     VdVmRestoreJob *job;
     gboolean stale = FALSE;
     double start;
+    g_autoptr(GHashTable) hook_env = NULL;
 
     if (!path)
         return NULL;
@@ -147,6 +171,11 @@ vdVmRestore(const char *vm_id, json_object *vm_params, GError **error)
         return NULL;
     }
     if (vdVmCreateCheckLibvirt(uuid, name, &stale, error) < 0)
+        return NULL;
+    /* A refusing script fails the verb before the VM exists anywhere.  As
+     * in VDSM the scripts' XML is not used: the image holds the domain. */
+    hook_env = vdVmRestoreHookEnv(uuid, xml, vm_params);
+    if (vdHooksRun("before_vm_dehibernate", xml, hook_env, NULL, error) < 0)
         return NULL;
 
     if (!(md = vdVmMetadataFromDomainXml(xml, NULL)))
@@ -175,6 +204,7 @@ vdVmRestore(const char *vm_id, json_object *vm_params, GError **error)
     job->xml = g_steal_pointer(&xml);
     job->md_xml = vdVmMetadataFormat(md);
     job->paused = vdVmCreateLaunchPaused(vm_params);
+    job->hook_env = g_steal_pointer(&hook_env);
     g_info("VM %s: restoring from %s", job->id, job->path);
     vdVmManagerRunCreation(vdVmRestoreRun, job, vdVmRestoreJobFree);
     return status;

@@ -576,6 +576,81 @@ testInventory(void)
     json_object_put(inv);
 }
 
+/* The cheap check: no directory, an empty one, a non-executable file,
+ * then a script (seen at once), chmod -x and removal (both seen). */
+static void
+testPointActive(void)
+{
+    g_autofree char *dir = NULL;
+    g_autofree char *path = NULL;
+    json_object *value = json_object_new_object();
+
+    setUp();
+    g_assert_false(vdHooksPointActive("after_get_caps"));
+    dir = g_build_filename(hooksDir, "after_get_caps", NULL);
+    g_assert_cmpint(g_mkdir_with_parents(dir, 0755), ==, 0);
+    g_assert_false(vdHooksPointActive("after_get_caps"));
+    path = addScript("after_get_caps", "10_plain", 0644, "exit 0");
+    g_assert_false(vdHooksPointActive("after_get_caps"));
+    g_assert_cmpint(chmod(path, 0755), ==, 0);
+    g_assert_true(vdHooksPointActive("after_get_caps"));
+    g_assert_cmpint(chmod(path, 0644), ==, 0);
+    g_assert_false(vdHooksPointActive("after_get_caps"));
+    g_assert_cmpint(chmod(path, 0755), ==, 0);
+    g_assert_true(vdHooksPointActive("after_get_caps"));
+    unlink(path);
+    g_assert_false(vdHooksPointActive("after_get_caps"));
+    g_free(addScript("after_get_caps", ".hidden", 0755, "exit 0"));
+    g_assert_false(vdHooksPointActive("after_get_caps"));
+
+    /* nothing installed: the value is left as it is (same object) */
+    {
+        json_object *before = value;
+
+        g_assert_cmpint(vdHooksRunJson("after_get_caps", &value, NULL), ==, 0);
+        g_assert_true(value == before);
+    }
+    json_object_put(value);
+    tearDown();
+}
+
+/* vdHooksRunJson: after_ rewrites the value; a failing before_ is 1500;
+ * a failing after_ or invalid JSON leaves the value. */
+static void
+testRunJson(void)
+{
+    g_autoptr(GError) error = NULL;
+    json_object *value = json_tokener_parse("[{\"vmId\": \"x\", \"cpuUser\": \"1.0\"}]");
+
+    setUp();
+    g_free(addScript("after_get_all_vm_stats", "10_tag", 0755,
+                     "sed -i 's/\"cpuUser\"/\"hooked\": true, \"cpuUser\"/' \"$_hook_json\""));
+    g_assert_cmpint(vdHooksRunJson("after_get_all_vm_stats", &value, &error), ==, 0);
+    g_assert_no_error(error);
+    g_assert_true(json_object_is_type(value, json_type_array));
+    g_assert_true(json_object_get_boolean(
+        json_object_object_get(json_object_array_get_idx(value, 0), "hooked")));
+
+    g_free(addScript("after_get_all_vm_stats", "20_break", 0755,
+                     "echo 'not json' > \"$_hook_json\"; exit 1"));
+    g_assert_cmpint(vdHooksRunJson("after_get_all_vm_stats", &value, &error), ==, 0);
+    g_assert_no_error(error);
+    g_assert_true(json_object_is_type(value, json_type_array));
+
+    g_free(addScript("before_get_all_vm_stats", "10_see", 0755,
+                     "cp \"$_hook_json\" \"$(dirname \"$0\")/../seen\"; echo nope >&2; exit 1"));
+    g_assert_cmpint(vdHooksRunJson("before_get_all_vm_stats", NULL, &error), ==, -1);
+    g_assert_error(error, VD_ERROR, VD_ERR_HOOK_ERROR);
+    g_assert_nonnull(strstr(error->message, "nope"));
+    {
+        g_autofree char *seen = trace("seen");
+
+        g_assert_cmpstr(seen, ==, "{}");
+    }
+    json_object_put(value);
+    tearDown();
+}
+
 int
 main(int argc, char **argv)
 {
@@ -596,5 +671,7 @@ main(int argc, char **argv)
     g_test_add_func("/hooks/json", testJson);
     g_test_add_func("/hooks/env-limits", testEnvLimits);
     g_test_add_func("/hooks/inventory", testInventory);
+    g_test_add_func("/hooks/point-active", testPointActive);
+    g_test_add_func("/hooks/run-json", testRunJson);
     return g_test_run();
 }
