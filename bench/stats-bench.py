@@ -162,10 +162,10 @@ class Bench:
                 out[k] = float(v)
         return out
 
-    def vdsmd(self):
+    def vdsmd(self, label="vdsmd", extra_env=None):
         a = self.args
         port = free_port()
-        run = self.tmp / "vdsmd"
+        run = self.tmp / label
         run.mkdir()
         os.chmod(run, 0o777)
         conf = run / "vdsm.conf"
@@ -176,7 +176,7 @@ class Bench:
             "[devel]\nsample_name_prefix = %s\n"
             % (run, run, a.interval, a.interval * a.block_every, port, a.prefix or ""))
         log = open(run / "vdsmd.log", "wb")
-        env = dict(os.environ, VDSM_LOG_LEVEL="INFO", VDSM_LOG_NO_JOURNAL="1")
+        env = dict(os.environ, VDSM_LOG_LEVEL="INFO", VDSM_LOG_NO_JOURNAL="1", **(extra_env or {}))
         proc = subprocess.Popen([str(a.build / "src" / "vdsmd"), "--config", str(conf),
                                  "--no-drop-privileges"], stdout=log, stderr=subprocess.STDOUT,
                                 env=env)
@@ -267,7 +267,7 @@ class Bench:
             fig["scrape_p95_ms"] = pct(scrape, 0.95) * 1000
             fig["scrape_bytes"] = len(body)
             fig["rss_after_requests_kib"] = pid_status(proc.pid, "VmRSS")
-            self.add("vdsmd", **fig)
+            self.add(label, **fig)
         finally:
             proc.send_signal(signal.SIGTERM)
             try:
@@ -412,7 +412,10 @@ def main():
     p.add_argument("--window", type=float, default=40.0, help="measuring window, s")
     p.add_argument("--samples", type=int, default=10)
     p.add_argument("--requests", type=int, default=100, help="getAllVmStats/scrape requests")
-    p.add_argument("--tools", default="ref,vdsm-groups,split4,perdomain,vdsmd,collectd,exporter")
+    p.add_argument("--tools", default="ref,vdsm-groups,split4,perdomain,vdsmd,vdsmd-arena16,"
+                   "collectd,exporter",
+                   help="vdsmd-arena16: vdsmd with glibc's default-sized malloc arenas "
+                   "(MALLOC_ARENA_MAX=16 on 2 cores) instead of its own 2, for the RSS")
     p.add_argument("--json", default=None, help="append results to this file")
     p.add_argument("--allow-foreign", action="store_true",
                    help="report (not retry) a run during which other domains ran")
@@ -425,7 +428,7 @@ def main():
     b.measure_idle()
     b.probe("ref", "--mode", "bulk", "--groups", "0", samples=args.samples)
     if args.n == 0:
-        tools = [t for t in tools if t == "vdsmd"]
+        tools = [t for t in tools if t.startswith("vdsmd")]
     if "vdsm-groups" in tools:
         b.probe("vdsm-groups", "--mode", "bulk", "--groups", str(VDSM_GROUPS),
                 samples=args.samples)
@@ -436,7 +439,10 @@ def main():
                 str(VDSM_GROUPS & ~32), samples=args.samples)
     if "perdomain" in tools:
         b.probe("perdomain", "--mode", "perdomain", samples=max(3, args.samples // 3))
-    for name, fn in (("vdsmd", b.vdsmd), ("collectd", b.collectd), ("exporter", b.exporter)):
+    for name, fn in (("vdsmd", b.vdsmd),
+                     ("vdsmd-arena16",
+                      lambda: b.vdsmd("vdsmd-arena16", {"MALLOC_ARENA_MAX": "16"})),
+                     ("collectd", b.collectd), ("exporter", b.exporter)):
         if name in tools:
             try:
                 fn()

@@ -164,7 +164,7 @@ def test_libvirt_call_timeout_unresponsive(sapi, events):
     libvirt's job lock, held by a call hung on the stopped QEMU, was not
     free within libvirt's 30 s) makes the VM "-1" with an event, and it is
     "0" again once it answers."""
-    vm, = create_vms(sapi, 1, disk=False, nic=False)
+    vm, = create_vms(sapi, 1, disk=False)
     wait_sampled(sapi, [vm])
     stop_qemu(vm)
     hung = sapi.daemon.rpc()
