@@ -173,6 +173,25 @@ def test_shutdown_without_acpi(api, events):
     api.destroy(vm_id)
 
 
+
+def test_shutdown_ignored_then_forced(api, events):
+    """A guest that ignores every request (no OS behind the ACPI button, no
+    agent): without force the request ends and the VM stays Up; with force
+    it is destroyed after the ACPI step's timeout, as a shutdown (6)."""
+    vm_id = new_id()
+    api.create(diskless_xml(PREFIX + "ignore", vm_id))
+    events.wait(vm_id, "Up")
+    assert api.call("VM.shutdown", {"vmID": vm_id, "timeout": 1}) is True
+    events.wait(vm_id, "Powering down", timeout=10)
+    wait_for(lambda: "the guest ignored the shutdown request" in api.daemon.log_text(), 30,
+             what="the request to end")
+    assert api.status(vm_id) == "Up"
+    assert "Down" not in events.statuses(vm_id)
+    assert api.call("VM.shutdown", {"vmID": vm_id, "force": True, "timeout": 1}) is True
+    down = events.wait(vm_id, "Down", timeout=30)
+    assert (down["exitCode"], down["exitReason"]) == (0, 6)
+    api.destroy(vm_id)
+
 def test_bad_hibernation_handles(api, events):
     vm_id = new_id()
     api.create(diskless_xml(PREFIX + "badhib", vm_id))
