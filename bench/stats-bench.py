@@ -19,6 +19,7 @@ table on stdout and one JSON line per tool in --json.
 import argparse
 import http.client
 import json
+import re
 import os
 import pathlib
 import shutil
@@ -330,7 +331,13 @@ class Bench:
                                      text=True).stdout.split()[0]) if cmd[0] == "runuser" else proc.pid
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
             conn.request("GET", "/metrics")
-            conn.getresponse().read()  # warm up
+            body = conn.getresponse().read().decode(errors="replace")  # warm up
+            # A scrape that cannot reach libvirt is cheap and meaningless
+            # (user prometheus not in group libvirt): refuse to report it.
+            if not re.search(r"^libvirt_up 1(\.0)?$", body, re.M):
+                print("prometheus-libvirt-exporter does not reach libvirt (libvirt_up is not 1; "
+                      "is user prometheus in group libvirt?): skipped", file=sys.stderr)
+                return
             walls, cpu, lcpu = [], 0.0, 0.0
             for _ in range(a.samples):
                 time.sleep(a.interval)

@@ -66,6 +66,13 @@ if ! getent passwd vdsm >/dev/null; then
         -c "vdsm-c host agent" vdsm
 fi
 id -nG vdsm | tr ' ' '\n' | grep -qx libvirt || usermod -aG libvirt vdsm
+# prometheus-libvirt-exporter runs as user prometheus and needs the libvirt
+# socket too; its package adds it to group libvirt only when that group
+# existed at install time, which it does not on a fresh machine (step 1 runs
+# first).  Without it the exporter answers every scrape with libvirt_up 0.
+if getent passwd prometheus >/dev/null; then
+    id -nG prometheus | tr ' ' '\n' | grep -qx libvirt || usermod -aG libvirt prometheus
+fi
 
 # --- 3. libvirt configuration -----------------------------------------------
 mkdir -p /etc/libvirt
