@@ -37,6 +37,10 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Idle pool threads kept for reuse (see main()): a sample's tick and its
+ * concurrent calls, plus a few VM jobs. */
+#define VD_IDLE_THREADS 8
+
 static int
 vdDropPrivileges(const char *user, GError **error)
 {
@@ -148,6 +152,17 @@ main(int argc, char **argv)
      * explicit MALLOC_ARENA_MAX in the environment still wins. */
     if (!g_getenv("MALLOC_ARENA_MAX"))
         mallopt(M_ARENA_MAX, 2);
+    /* The VM job, creation and sampler pools are non-exclusive: their idle
+     * threads wait in GLib's shared set, which by default keeps 2 and
+     * stops each after 15 s.  Every sample runs a tick and up to
+     * [sampling] max_concurrent_calls calls at once, every 15 s: with the
+     * defaults each tick created and ended 3-4 threads (clone, a new stack,
+     * malloc caches filled and flushed), which cost more CPU than the
+     * sample's own work.  Keep up to VD_IDLE_THREADS idle threads and never
+     * stop them: the thread count stays bounded and independent of the
+     * number of VMs (docs/architecture.md, Threads). */
+    g_thread_pool_set_max_unused_threads(VD_IDLE_THREADS);
+    g_thread_pool_set_max_idle_time(0);
     g_set_prgname("vdsmd");
     vdLogInit();
     g_option_context_add_main_entries(octx, entries, NULL);

@@ -45,6 +45,22 @@
      VIR_DOMAIN_STATS_INTERFACE)
 #define VD_VM_SAMPLING_SLOW_GROUPS (VIR_DOMAIN_STATS_BLOCK | VIR_DOMAIN_STATS_VCPU)
 
+/* The active domains as listed once, with what the sampler needs of each
+ * read once: every public virDomain getter (and virDomainFree) formats the
+ * UUID for libvirt's debug log whether or not it is enabled, which cost
+ * more than parsing the stats when done per domain and tick.  Shared by
+ * the tick and its calls; the domains are freed with the last reference. */
+typedef struct {
+    gint ref;
+    int n;
+    virDomainPtr *doms;     /* one reference each */
+    char **ids;             /* UUID strings ("" when unreadable) */
+    char **names;
+    int *dom_ids;
+    unsigned char (*uuids)[VIR_UUID_BUFLEN];
+    virConnectPtr conn;     /* kept alive by the domains' references */
+} VdVmListing;
+
 typedef struct {
     char *id;
     char *name;
@@ -74,8 +90,10 @@ typedef struct {
 
 typedef struct {
     gint ref;
-    virDomainPtr *doms;     /* NULL-terminated, one reference each */
+    virDomainPtr *doms;     /* NULL-terminated; one reference each unless @listing holds them */
+    VdVmListing *listing;   /* a reference, or NULL */
     char **ids;             /* NULL-terminated */
+    unsigned char (*uuids)[VIR_UUID_BUFLEN];
     guint n;
     unsigned int groups;
     gint64 start_us;
@@ -112,9 +130,7 @@ static struct {
     gint64 last_block_us;
     /* The active domains as last listed (tick only: one tick at a time),
      * reused while no lifecycle event changed domains_gen. */
-    virDomainPtr *listed;
-    int n_listed;
-    virConnectPtr listed_conn; /* kept alive by the domains' references */
+    VdVmListing *listing;
     guint listed_gen;
     gint64 listed_us;
     gint domains_gen; /* atomic: bumped by vdVmSamplingDomainsChanged */
@@ -386,19 +402,68 @@ vdVmTickCompleteLocked(VdVmTick *t)
     }
 }
 
+/* The 16 bytes of a UUID string (libvirt's form, dashes optional);
+ * FALSE (zeros) when it is not one. */
+static gboolean
+vdVmUuidParse(const char *str, unsigned char out[VIR_UUID_BUFLEN])
+{
+    guint k = 0;
+
+    memset(out, 0, VIR_UUID_BUFLEN);
+    for (const char *p = str; *p && k < 2 * VIR_UUID_BUFLEN; p++) {
+        int v = g_ascii_xdigit_value(*p);
+
+        if (*p == '-')
+            continue;
+        if (v < 0)
+            return FALSE;
+        out[k / 2] |= (unsigned char)(k % 2 ? v : v << 4);
+        k++;
+    }
+    return k == 2 * VIR_UUID_BUFLEN;
+}
+
+static VdVmListing *
+vdVmListingRef(VdVmListing *l)
+{
+    g_atomic_int_inc(&l->ref);
+    return l;
+}
+
+static void
+vdVmListingUnref(VdVmListing *l)
+{
+    if (!l || !g_atomic_int_dec_and_test(&l->ref))
+        return;
+    for (int i = 0; i < l->n; i++)
+        virDomainFree(l->doms[i]);
+    g_free(l->doms);
+    g_strfreev(l->ids);
+    g_strfreev(l->names);
+    g_free(l->dom_ids);
+    g_free(l->uuids);
+    g_free(l);
+}
+
+/* A call on @doms/@ids.  With @listing (which holds the domains) it takes
+ * a reference to it; without, one to each domain. */
 static VdVmCall *
-vdVmCallNew(GPtrArray *doms, GPtrArray *ids, unsigned int groups)
+vdVmCallNew(VdVmListing *listing, GPtrArray *doms, GPtrArray *ids, unsigned int groups)
 {
     VdVmCall *c = g_new0(VdVmCall, 1);
 
     c->ref = 1;
     c->n = doms->len;
+    c->listing = listing ? vdVmListingRef(listing) : NULL;
     c->doms = g_new0(virDomainPtr, doms->len + 1);
     c->ids = g_new0(char *, doms->len + 1);
+    c->uuids = g_malloc0_n(MAX(doms->len, 1), VIR_UUID_BUFLEN);
     for (guint i = 0; i < doms->len; i++) {
         c->doms[i] = g_ptr_array_index(doms, i);
-        virDomainRef(c->doms[i]);
+        if (!listing)
+            virDomainRef(c->doms[i]);
         c->ids[i] = g_strdup(g_ptr_array_index(ids, i));
+        vdVmUuidParse(c->ids[i], c->uuids[i]);
     }
     c->groups = groups;
     return c;
@@ -409,12 +474,29 @@ vdVmCallUnref(VdVmCall *c)
 {
     if (!c || !g_atomic_int_dec_and_test(&c->ref))
         return;
-    for (guint i = 0; i < c->n; i++)
+    for (guint i = 0; !c->listing && i < c->n; i++)
         virDomainFree(c->doms[i]);
+    vdVmListingUnref(c->listing);
     g_free(c->doms);
     g_strfreev(c->ids);
+    g_free(c->uuids);
     vdVmTickUnref(c->tick);
     g_free(c);
+}
+
+/* Which of @c's domains a returned record is (-1: none); @hint first:
+ * libvirt returns the records in the order asked, leaving out the
+ * domains that failed. */
+static int
+vdVmCallFind(const VdVmCall *c, const unsigned char uuid[VIR_UUID_BUFLEN], guint hint)
+{
+    for (guint k = 0; k < c->n; k++) {
+        guint j = (hint + k) % c->n;
+
+        if (memcmp(c->uuids[j], uuid, VIR_UUID_BUFLEN) == 0)
+            return (int)j;
+    }
+    return -1;
 }
 
 /* TRUE when the QEMU monitor of @dom has been busy for at least @busy_ms
@@ -492,25 +574,28 @@ vdVmCallRun(VdVmCall *c)
     virDomainStatsRecordPtr *records = NULL;
     unsigned int flags = vdSampling.nowait ? VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT : 0;
     g_autoptr(GPtrArray) samples = g_ptr_array_new_with_free_func((GDestroyNotify)vdVmSampleUnref);
-    g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GPtrArray) ids = g_ptr_array_new();
     g_autoptr(GPtrArray) changed = NULL;
     g_autoptr(GArray) frozen = g_array_new(FALSE, FALSE, sizeof(guint));
+    guint hint = 0;
     int n;
 
     n = virDomainListGetStats(c->doms, c->groups, &records, flags);
     if (n < 0)
         g_debug("bulk stats of %u domains failed: %s", c->n, virGetLastErrorMessage());
     for (int i = 0; i < n; i++) {
-        char uuid[VIR_UUID_STRING_BUFLEN];
+        unsigned char uuid[VIR_UUID_BUFLEN];
         VdVmSample *s;
+        int j;
 
-        if (virDomainGetUUIDString(records[i]->dom, uuid) < 0)
+        if (virDomainGetUUID(records[i]->dom, uuid) < 0 || (j = vdVmCallFind(c, uuid, hint)) < 0)
             continue;
+        hint = (guint)j + 1;
         s = vdVmSampleParse(records[i]->params, records[i]->nparams, c->groups, c->start_us);
         if (c->groups & VIR_DOMAIN_STATS_BLOCK)
             vdVmSampleStatDisks(s);
         g_ptr_array_add(samples, s);
-        g_ptr_array_add(ids, g_strdup(uuid));
+        g_ptr_array_add(ids, c->ids[j]);
     }
     if (records)
         virDomainStatsRecordListFree(records);
@@ -551,13 +636,13 @@ vdVmCallRun(VdVmCall *c)
     vdVmSamplingPublish(changed);
 }
 
-/* Start a call on the pool (lock held): it covers @doms/@ids and belongs
- * to @tick (may be NULL). */
+/* Start a call on the pool (lock held): it covers @doms/@ids (of
+ * @listing, or NULL) and belongs to @tick (may be NULL). */
 static void
-vdVmCallLaunchLocked(GPtrArray *doms, GPtrArray *ids, unsigned int groups, gint64 start_us,
-                     VdVmTick *tick)
+vdVmCallLaunchLocked(VdVmListing *listing, GPtrArray *doms, GPtrArray *ids, unsigned int groups,
+                     gint64 start_us, VdVmTick *tick)
 {
-    VdVmCall *c = vdVmCallNew(doms, ids, groups);
+    VdVmCall *c = vdVmCallNew(listing, doms, ids, groups);
 
     c->start_us = start_us;
     for (guint i = 0; i < c->n; i++) {
@@ -607,10 +692,10 @@ vdVmSamplingFetchDev(virDomainPtr dom, const char *id)
     vdVmDevInfoFree(dev);
 }
 
-/* Split @doms/@ids into @k calls of @groups (lock held). */
+/* Split @doms/@ids (of @listing) into @k calls of @groups (lock held). */
 static void
-vdVmSamplingSplitLocked(GPtrArray *doms, GPtrArray *ids, guint k, unsigned int groups,
-                        gint64 start_us, VdVmTick *tick)
+vdVmSamplingSplitLocked(VdVmListing *listing, GPtrArray *doms, GPtrArray *ids, guint k,
+                        unsigned int groups, gint64 start_us, VdVmTick *tick)
 {
     guint n = doms->len;
 
@@ -625,7 +710,7 @@ vdVmSamplingSplitLocked(GPtrArray *doms, GPtrArray *ids, guint k, unsigned int g
         }
         from = to;
         if (d->len)
-            vdVmCallLaunchLocked(d, i, groups, start_us, tick);
+            vdVmCallLaunchLocked(listing, d, i, groups, start_us, tick);
     }
 }
 
@@ -711,7 +796,7 @@ vdVmSamplingDeadlineRun(VdVmTick *t)
     }
     g_mutex_lock(&vdSampling.lock);
     if (rd->len && vdVmSamplingFreeThreadsLocked() > 0 && !vdSampling.stopping)
-        vdVmCallLaunchLocked(rd, ri, groups, g_get_monotonic_time(), NULL);
+        vdVmCallLaunchLocked(NULL, rd, ri, groups, g_get_monotonic_time(), NULL);
     changed = vdVmSamplingEvaluateLocked(g_get_monotonic_time());
     g_mutex_unlock(&vdSampling.lock);
     vdVmSamplingPublish(changed);
@@ -720,46 +805,75 @@ vdVmSamplingDeadlineRun(VdVmTick *t)
 static void
 vdVmSamplingListedClear(void)
 {
-    for (int i = 0; i < vdSampling.n_listed; i++)
-        virDomainFree(vdSampling.listed[i]);
-    g_clear_pointer(&vdSampling.listed, g_free);
-    vdSampling.n_listed = 0;
-    vdSampling.listed_conn = NULL;
+    g_clear_pointer(&vdSampling.listing, vdVmListingUnref);
 }
 
-/* Tick: the active domains of @conn, one reference each, in *@out.  A
+/* A listing of @conn's active domains, those whose name starts with
+ * [devel] sample_name_prefix; NULL on error. */
+static VdVmListing *
+vdVmListingNew(virConnectPtr conn)
+{
+    virDomainPtr *list = NULL;
+    VdVmListing *l;
+    int n = virConnectListAllDomains(conn, &list, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+    int kept = 0;
+
+    if (n < 0)
+        return NULL;
+    l = g_new0(VdVmListing, 1);
+    l->ref = 1;
+    l->conn = conn;
+    l->doms = g_new0(virDomainPtr, n + 1);
+    l->ids = g_new0(char *, n + 1);
+    l->names = g_new0(char *, n + 1);
+    l->dom_ids = g_new0(int, MAX(n, 1));
+    l->uuids = g_malloc0_n(MAX(n, 1), VIR_UUID_BUFLEN);
+    for (int i = 0; i < n; i++) {
+        const char *name = virDomainGetName(list[i]);
+        char uuid[VIR_UUID_STRING_BUFLEN] = "";
+
+        if (!name || (*vdSampling.name_prefix && !g_str_has_prefix(name, vdSampling.name_prefix))) {
+            virDomainFree(list[i]);
+            continue;
+        }
+        virDomainGetUUIDString(list[i], uuid);
+        l->doms[kept] = list[i];
+        l->ids[kept] = g_strdup(uuid);
+        l->names[kept] = g_strdup(name);
+        l->dom_ids[kept] = (int)virDomainGetID(list[i]);
+        vdVmUuidParse(uuid, l->uuids[kept]);
+        kept++;
+    }
+    l->n = kept;
+    g_free(list);
+    return l;
+}
+
+/* Tick: the active domains of @conn (a reference to the listing).  A
  * listing (virConnectListAllDomains, which locks every domain object in
  * libvirtd) only when a lifecycle event started or stopped a domain since
  * the last one, the connection changed, or VD_VM_SAMPLING_RELIST_US
  * passed; otherwise the last listing again. */
-static int
-vdVmSamplingListDomains(virConnectPtr conn, gint64 now, virDomainPtr **out)
+static VdVmListing *
+vdVmSamplingListDomains(virConnectPtr conn, gint64 now)
 {
     guint gen = (guint)g_atomic_int_get(&vdSampling.domains_gen);
-    virDomainPtr *list = NULL;
-    int n;
 
-    if (!vdSampling.listed || vdSampling.listed_conn != conn || vdSampling.listed_gen != gen ||
+    if (!vdSampling.listing || vdSampling.listing->conn != conn || vdSampling.listed_gen != gen ||
         now - vdSampling.listed_us >= VD_VM_SAMPLING_RELIST_US) {
+        VdVmListing *l = vdVmListingNew(conn);
+
+        if (!l)
+            return NULL;
         vdVmSamplingListedClear();
-        n = virConnectListAllDomains(conn, &list, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
-        if (n < 0)
-            return -1;
-        vdSampling.listed = list;
-        vdSampling.n_listed = n;
-        vdSampling.listed_conn = conn;
+        vdSampling.listing = l;
         vdSampling.listed_gen = gen;
         vdSampling.listed_us = now;
         g_mutex_lock(&vdSampling.lock);
         vdSampling.fig.listings++;
         g_mutex_unlock(&vdSampling.lock);
     }
-    *out = g_new0(virDomainPtr, vdSampling.n_listed + 1);
-    for (int i = 0; i < vdSampling.n_listed; i++) {
-        virDomainRef(vdSampling.listed[i]);
-        (*out)[i] = vdSampling.listed[i];
-    }
-    return vdSampling.n_listed;
+    return vdVmListingRef(vdSampling.listing);
 }
 
 void
@@ -774,9 +888,10 @@ vdVmSamplingTickRun(void)
     gint64 now = g_get_monotonic_time();
     g_autoptr(GError) error = NULL;
     g_autoptr(virConnect) conn = vdVmSamplingConnGet(&vdSampling.sample_conn, &error);
+    VdVmListing *listing = NULL;
     virDomainPtr *list = NULL;
-    int n = -1;
-    g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func(g_free);
+    char **idv = NULL;
+    int n = 0;
     g_autoptr(GArray) check = g_array_new(FALSE, TRUE, sizeof(gboolean));
     g_autoptr(GArray) skip = g_array_new(FALSE, TRUE, sizeof(gboolean));
     g_autoptr(GArray) need_dev = g_array_new(FALSE, TRUE, sizeof(gboolean));
@@ -787,36 +902,22 @@ vdVmSamplingTickRun(void)
     gint64 busy_ms = vdVmSamplingBusyMs();
 
     if (conn)
-        n = vdVmSamplingListDomains(conn, now, &list);
+        listing = vdVmSamplingListDomains(conn, now);
     g_mutex_lock(&vdSampling.lock);
     vdSampling.fig.list_us_total += g_get_monotonic_time() - now;
     g_mutex_unlock(&vdSampling.lock);
-    if (n < 0) {
+    if (!listing) {
         g_debug("VM sampling skipped: %s", conn ? virGetLastErrorMessage() : error->message);
         g_mutex_lock(&vdSampling.lock);
         goto done;
     }
-    if (*vdSampling.name_prefix) {
-        int kept = 0;
-
-        for (int i = 0; i < n; i++) {
-            if (g_str_has_prefix(virDomainGetName(list[i]), vdSampling.name_prefix))
-                list[kept++] = list[i];
-            else
-                virDomainFree(list[i]);
-        }
-        n = kept;
-    }
+    n = listing->n;
+    list = listing->doms;
+    idv = listing->ids;
     g_array_set_size(check, n);
     g_array_set_size(skip, n);
     g_array_set_size(need_dev, n);
     g_array_set_size(need_block, n);
-    for (int i = 0; i < n; i++) {
-        char uuid[VIR_UUID_STRING_BUFLEN] = "";
-
-        virDomainGetUUIDString(list[i], uuid);
-        g_ptr_array_add(ids, g_strdup(uuid));
-    }
 
     g_mutex_lock(&vdSampling.lock);
     if (vdSampling.stopping)
@@ -827,9 +928,9 @@ vdVmSamplingTickRun(void)
     if (block_tick)
         vdSampling.last_block_us = now;
     for (int i = 0; i < n; i++) {
-        const char *id = g_ptr_array_index(ids, i);
+        const char *id = idv[i];
         VdVmEntry *e = g_hash_table_lookup(vdSampling.vms, id);
-        int dom_id = (int)virDomainGetID(list[i]);
+        int dom_id = listing->dom_ids[i];
 
         if (!*id)
             continue;
@@ -846,9 +947,9 @@ vdVmSamplingTickRun(void)
             e->dom_id = dom_id;
             e->first_seen_us = now;
         }
-        if (g_strcmp0(e->name, virDomainGetName(list[i])) != 0) {
+        if (g_strcmp0(e->name, listing->names[i]) != 0) {
             g_free(e->name);
-            e->name = g_strdup(virDomainGetName(list[i]));
+            e->name = g_strdup(listing->names[i]);
         }
         e->seen_gen = vdSampling.gen;
         if (e->busy > 0 || e->frozen > 0 || (e->skip_until_us && now >= e->skip_until_us))
@@ -876,7 +977,7 @@ vdVmSamplingTickRun(void)
      * ask only the ones whose monitor is free. */
     for (int i = 0; i < n; i++) {
         if (g_array_index(check, gboolean, i) &&
-            vdVmSamplingCheck(g_ptr_array_index(ids, i), busy_ms, now))
+            vdVmSamplingCheck(idv[i], busy_ms, now))
             g_array_index(skip, gboolean, i) = TRUE;
     }
 
@@ -891,11 +992,10 @@ vdVmSamplingTickRun(void)
         guint total, k, kb, kn;
 
         for (int i = 0; i < n; i++) {
-            if (g_array_index(skip, gboolean, i) || !*(char *)g_ptr_array_index(ids, i))
+            if (g_array_index(skip, gboolean, i) || !*idv[i])
                 continue;
             g_ptr_array_add(g_array_index(need_block, gboolean, i) ? bd : nd, list[i]);
-            g_ptr_array_add(g_array_index(need_block, gboolean, i) ? bi : ni,
-                            g_ptr_array_index(ids, i));
+            g_ptr_array_add(g_array_index(need_block, gboolean, i) ? bi : ni, idv[i]);
         }
         total = bd->len + nd->len;
         k = MIN(vdSampling.max_calls, vdVmSamplingFreeThreadsLocked());
@@ -915,13 +1015,13 @@ vdVmSamplingTickRun(void)
                 g_ptr_array_add(bd, g_ptr_array_index(nd, i));
                 g_ptr_array_add(bi, g_ptr_array_index(ni, i));
             }
-            vdVmSamplingSplitLocked(bd, bi, k, groups, now, tick);
+            vdVmSamplingSplitLocked(listing, bd, bi, k, groups, now, tick);
         } else if (total) {
             kb = CLAMP((guint)((guint64)k * bd->len / total), 1, k - 1);
             kn = k - kb;
-            vdVmSamplingSplitLocked(bd, bi, kb, VD_VM_SAMPLING_GROUPS | VD_VM_SAMPLING_SLOW_GROUPS,
-                                    now, tick);
-            vdVmSamplingSplitLocked(nd, ni, kn, VD_VM_SAMPLING_GROUPS, now, tick);
+            vdVmSamplingSplitLocked(listing, bd, bi, kb,
+                                    VD_VM_SAMPLING_GROUPS | VD_VM_SAMPLING_SLOW_GROUPS, now, tick);
+            vdVmSamplingSplitLocked(listing, nd, ni, kn, VD_VM_SAMPLING_GROUPS, now, tick);
         }
         if (tick->pending == 0) {
             vdVmTickCompleteLocked(tick); /* nothing to ask */
@@ -945,7 +1045,7 @@ vdVmSamplingTickRun(void)
      * cputune and balloon fields of getStats do. */
     for (int i = 0, fetched = 0; i < n && fetched < VD_VM_SAMPLING_XML_PER_TICK; i++) {
         if (g_array_index(need_dev, gboolean, i) && !g_array_index(skip, gboolean, i)) {
-            vdVmSamplingFetchDev(list[i], g_ptr_array_index(ids, i));
+            vdVmSamplingFetchDev(list[i], idv[i]);
             fetched++;
         }
     }
@@ -959,9 +1059,7 @@ done:
     g_mutex_unlock(&vdSampling.lock);
     vdVmSamplingPublish(changed);
     vdVmTickUnref(tick);
-    for (int i = 0; i < n; i++)
-        virDomainFree(list[i]);
-    g_free(list);
+    vdVmListingUnref(listing);
 }
 
 /* CPU time of the calling thread, microseconds. */
