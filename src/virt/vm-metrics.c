@@ -372,13 +372,19 @@ vdMetricsSampler(GString *out, guint nvms)
     g_string_append_printf(out, "vdsm_vm_sampling_listings_total %" G_GUINT64_FORMAT "\n",
                            fig.listings);
     vdMetricsFamily(out, "vdsm_vm_sampling_block_ticks_total", "counter",
-                    "VM samples that included block stats.");
+                    "VM samples in which every VM got block stats (with 16 or more VMs "
+                    "each sample asks a share of them instead).");
     g_string_append_printf(out, "vdsm_vm_sampling_block_ticks_total %" G_GUINT64_FORMAT "\n",
                            fig.block_ticks);
     vdMetricsFamily(out, "vdsm_vm_sampling_block_seconds_total", "counter",
-                    "Wall time of the VM samples that included block stats.");
+                    "Wall time of the VM samples in which every VM got block stats.");
     g_string_append(out, "vdsm_vm_sampling_block_seconds_total");
     vdMetricsValue(out, fig.block_tick_us_total / 1e6);
+    vdMetricsFamily(out, "vdsm_vm_sampling_block_vm_samples_total", "counter",
+                    "VM samples taken with block stats (each VM about once per "
+                    "[sampling] block_sample_interval).");
+    g_string_append_printf(out, "vdsm_vm_sampling_block_vm_samples_total %" G_GUINT64_FORMAT "\n",
+                           fig.block_vm_samples);
     vdMetricsFamily(out, "vdsm_vm_sampling_unresponsive_vms", "gauge",
                     "VMs reported with monitorResponse -1.");
     g_string_append_printf(out, "vdsm_vm_sampling_unresponsive_vms %u\n", fig.unresponsive);

@@ -35,6 +35,10 @@
 #define VD_VM_SAMPLING_RELIST_US (60 * G_USEC_PER_SEC)
 /* Domain XMLs read per tick at most (new VMs, hot-plugged NICs). */
 #define VD_VM_SAMPLING_XML_PER_TICK 16
+/* How much longer libvirtd takes for a domain with the slow groups than
+ * without (measured: 2.8x the wall time at N = 100, docs/benchmarks-stats.md):
+ * a tick gives its block domains that many more calls. */
+#define VD_VM_SAMPLING_BLOCK_WEIGHT 3
 
 /* The groups VDSM's stats use (vdsm-facts §4.3), split by how often they
  * change: every tick the ones behind rates and balloon figures; on block
@@ -898,7 +902,8 @@ vdVmSamplingTickRun(void)
     g_autoptr(GArray) need_block = g_array_new(FALSE, TRUE, sizeof(gboolean));
     g_autoptr(GPtrArray) changed = NULL;
     VdVmTick *tick = NULL;
-    gboolean block_tick = FALSE;
+    gboolean block_tick = FALSE, stagger;
+    guint phases, phase;
     gint64 busy_ms = vdVmSamplingBusyMs();
 
     if (conn)
@@ -923,6 +928,16 @@ vdVmSamplingTickRun(void)
     if (vdSampling.stopping)
         goto done;
     vdSampling.gen++;
+    /* Block stats every block_sample_interval.  With enough domains for
+     * concurrent calls each tick asks a 1/phases share of them (by their
+     * place in the listing), so that no tick is much slower than the
+     * others and libvirtd's load stays even; a domain that missed its
+     * turn (the listing changed) is asked at the next tick.  With fewer,
+     * all of them every phases-th tick. */
+    phases = (guint)MAX(1, (vdSampling.block_interval_us + vdSampling.interval_us / 2) /
+                               MAX(vdSampling.interval_us, 1));
+    phase = vdSampling.gen % phases;
+    stagger = phases > 1 && vdSampling.max_calls > 1 && n >= 2 * VD_VM_SAMPLING_MIN_PER_CALL;
     block_tick = now - vdSampling.last_block_us >=
                  vdSampling.block_interval_us - vdSampling.interval_us / 2;
     if (block_tick)
@@ -958,7 +973,15 @@ vdVmSamplingTickRun(void)
             g_array_index(skip, gboolean, i) = TRUE;
         g_array_index(need_dev, gboolean, i) =
             !e->dev || e->dev->dom_id != dom_id || e->dev_stale;
-        g_array_index(need_block, gboolean, i) = block_tick || !e->bwin[1];
+        if (!e->bwin[1])
+            g_array_index(need_block, gboolean, i) = TRUE;
+        else if (stagger)
+            g_array_index(need_block, gboolean, i) =
+                (guint)i % phases == phase ||
+                now - e->bwin[1]->mono_us >=
+                    vdSampling.block_interval_us + vdSampling.interval_us / 2;
+        else
+            g_array_index(need_block, gboolean, i) = block_tick;
     }
     {
         /* Domains no longer active leave the cache. */
@@ -1005,7 +1028,9 @@ vdVmSamplingTickRun(void)
                       VD_VM_SAMPLING_MAX_THREADS);
             goto done;
         }
-        tick = vdVmTickNew(now, bd->len > 0);
+        /* With one call, the others' slow groups ride along (below). */
+        tick = vdVmTickNew(now, bd->len > 0 && (nd->len == 0 || k == 1));
+        vdSampling.fig.block_vm_samples += bd->len > 0 && k == 1 ? total : bd->len;
         if (total && (k == 1 || !nd->len || !bd->len)) {
             /* One kind of call only: a lone new VM's slow groups ride along. */
             unsigned int groups =
@@ -1017,7 +1042,10 @@ vdVmSamplingTickRun(void)
             }
             vdVmSamplingSplitLocked(listing, bd, bi, k, groups, now, tick);
         } else if (total) {
-            kb = CLAMP((guint)((guint64)k * bd->len / total), 1, k - 1);
+            /* Calls in proportion to the work: a block domain weighs more. */
+            guint64 wb = (guint64)bd->len * VD_VM_SAMPLING_BLOCK_WEIGHT;
+
+            kb = CLAMP((guint)((k * wb + (wb + nd->len) / 2) / (wb + nd->len)), 1, k - 1);
             kn = k - kb;
             vdVmSamplingSplitLocked(listing, bd, bi, kb,
                                     VD_VM_SAMPLING_GROUPS | VD_VM_SAMPLING_SLOW_GROUPS, now, tick);

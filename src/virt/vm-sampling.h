@@ -12,7 +12,10 @@
  *     asking into at most [sampling] max_concurrent_calls groups and runs
  *     one virDomainListGetStats (NOWAIT) per group, concurrently, on the
  *     one shared connection.  BLOCK stats are asked for every
- *     [sampling] block_sample_interval only (and at once for a new VM).
+ *     [sampling] block_sample_interval only (and at once for a new VM);
+ *     with 16 or more VMs each tick asks them of a share of the VMs (by
+ *     their place in the listing), in calls of their own sized by weight,
+ *     so that every tick costs about the same.
  *   - A call still running after [sampling] stats_call_timeout is "stuck":
  *     its domains are checked with virDomainGetControlInfo; a domain whose
  *     QEMU monitor has been busy that long is unresponsive (monitorResponse
@@ -99,8 +102,9 @@ typedef struct {
     guint unresponsive;         /* VMs reported unresponsive right now */
     gint64 last_tick_us;        /* wall time of the last complete tick */
     gint64 tick_us_total;       /* wall time of all ticks */
-    guint64 block_ticks;        /* ticks that asked for block stats */
+    guint64 block_ticks;        /* ticks that asked every VM for block stats */
     gint64 block_tick_us_total; /* wall time of those */
+    guint64 block_vm_samples;   /* VMs asked for block stats, summed over ticks */
     gint64 cpu_us_total;        /* CPU time of the sampler's jobs and timer */
     gint64 list_us_total;       /* wall time of the ticks' domain listing */
     guint64 listings;           /* ticks that listed the domains (the others reused a list) */

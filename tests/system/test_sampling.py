@@ -251,6 +251,44 @@ def test_libvirtd_restart(sapi):
     _check_consistent(sapi, sapi.daemon)
 
 
+def _sampling_counters(daemon):
+    _, _, text = get_metrics(daemon)
+    return {name: metric_values(text, name).get("", 0.0)
+            for name in ("vdsm_vm_sampling_ticks_total", "vdsm_vm_sampling_block_ticks_total",
+                         "vdsm_vm_sampling_block_vm_samples_total")}
+
+
+SPREAD_VMS = 16  # the fewest for which block stats are spread (docs/sampling.md)
+
+
+@pytest.mark.vdsm_config({"sampling": {"block_sample_interval": str(4 * INTERVAL)}})
+def test_block_stats_spread_over_ticks(sapi):
+    """With 16 VMs and block stats every 4 intervals, each tick asks a
+    quarter of the VMs for them: no tick asks all of them (after the first
+    ones), yet every VM gets them about once per block interval, and disk
+    rates keep coming."""
+    vms = create_vms(sapi, SPREAD_VMS, tag="spread")
+    wait_sampled(sapi, vms, timeout=60)
+    wait_for(lambda: all("disks" in s for s in all_stats(sapi).values()), 30, interval=0.2,
+             what="disk stats of every VM")
+    before = _sampling_counters(sapi.daemon)
+    time.sleep(12 * INTERVAL)
+    after = _sampling_counters(sapi.daemon)
+    ticks = after["vdsm_vm_sampling_ticks_total"] - before["vdsm_vm_sampling_ticks_total"]
+    full = (after["vdsm_vm_sampling_block_ticks_total"]
+            - before["vdsm_vm_sampling_block_ticks_total"])
+    asked = (after["vdsm_vm_sampling_block_vm_samples_total"]
+             - before["vdsm_vm_sampling_block_vm_samples_total"])
+    assert ticks >= 6, "only %d samples in %.0f s" % (ticks, 12 * INTERVAL)
+    assert full == 0, "%d of %d samples asked every VM for block stats" % (full, ticks)
+    expected = SPREAD_VMS * ticks / 4.0
+    assert 0.5 * expected <= asked <= 1.6 * expected, (asked, ticks)
+    st = all_stats(sapi)
+    for vm in vms:
+        assert "vda" in st[vm.id].get("disks", {}), st[vm.id]
+    sapi.daemon.assert_served()
+
+
 def test_metrics_promtool(sapi):
     """GET /metrics passes `promtool check metrics` and carries the host
     and per-VM families with vm_id, vm_name and device labels."""
