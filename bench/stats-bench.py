@@ -193,7 +193,7 @@ class Bench:
                 out[k] = float(v)
         return out
 
-    def vdsmd(self, label="vdsmd", extra_env=None):
+    def vdsmd(self, label="vdsmd", extra_env=None, extra_sampling=""):
         a = self.args
         port = free_port()
         run = self.tmp / label
@@ -203,9 +203,10 @@ class Bench:
         conf.write_text(
             "[vars]\nssl = false\nrun_dir = %s\nhibernation_dir = %s/hib\n"
             "vm_sample_interval = %s\nhost_sample_stats_interval = 3600\n"
-            "[sampling]\nblock_sample_interval = %s\n[addresses]\nmanagement_port = %d\n"
+            "[sampling]\nblock_sample_interval = %s\n%s[addresses]\nmanagement_port = %d\n"
             "[devel]\nsample_name_prefix = %s\n"
-            % (run, run, a.interval, a.interval * a.block_every, port, a.prefix or ""))
+            % (run, run, a.interval, a.interval * a.block_every, extra_sampling, port,
+               a.prefix or ""))
         log = open(run / "vdsmd.log", "wb")
         env = dict(os.environ, VDSM_LOG_LEVEL="INFO", VDSM_LOG_NO_JOURNAL="1", **(extra_env or {}))
         proc = subprocess.Popen([str(a.build / "src" / "vdsmd"), "--config", str(conf),
@@ -468,7 +469,9 @@ def main():
     p.add_argument("--tools", default="ref,vdsm-groups,split4,perdomain,vdsmd,vdsmd-arena16,"
                    "collectd,exporter",
                    help="vdsmd-arena16: vdsmd with glibc's default-sized malloc arenas "
-                   "(MALLOC_ARENA_MAX=16 on 2 cores) instead of its own 2, for the RSS")
+                   "(MALLOC_ARENA_MAX=16 on 2 cores) instead of its own 2, for the RSS; "
+                   "also: split2 (2 concurrent calls), vdsmd-calls2 (vdsmd with "
+                   "[sampling] max_concurrent_calls = 2)")
     p.add_argument("--json", default=None, help="append results to this file")
     p.add_argument("--allow-foreign", action="store_true",
                    help="report (not retry) a run during which other domains ran")
@@ -490,11 +493,16 @@ def main():
     if "split4" in tools:
         b.probe("split4-noblk", "--mode", "split", "--split", "4", "--groups",
                 str(VDSM_GROUPS & ~32), samples=args.samples)
+    if "split2" in tools:
+        b.probe("split2-noblk", "--mode", "split", "--split", "2", "--groups",
+                str(VDSM_GROUPS & ~32), samples=args.samples)
     if "perdomain" in tools:
         b.probe("perdomain", "--mode", "perdomain", samples=max(3, args.samples // 3))
     for name, fn in (("vdsmd", b.vdsmd),
                      ("vdsmd-arena16",
                       lambda: b.vdsmd("vdsmd-arena16", {"MALLOC_ARENA_MAX": "16"})),
+                     ("vdsmd-calls2",
+                      lambda: b.vdsmd("vdsmd-calls2", None, "max_concurrent_calls = 2\n")),
                      ("collectd", b.collectd), ("exporter", b.exporter)):
         if name in tools:
             try:

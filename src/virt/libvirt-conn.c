@@ -13,7 +13,10 @@
  *   - "libvirt-events" runs libvirt's default event loop
  *     (virEventRunDefaultImpl), which carries domain events, keepalive
  *     pings and the close callback.  Callbacks must not block: the VM
- *     layer's copy their data and post it to the main loop.
+ *     layer's copy their data and post it to the main loop.  libvirt's
+ *     default implementation is GLib's and attaches to the default
+ *     GMainContext, which vdsmd's main loop owns while it runs: then the
+ *     main loop dispatches them and this thread waits for the context.
  *   - "libvirt-keeper" (re)connects: at start and whenever the close
  *     callback reports the connection dead (libvirtd restarted, keepalive
  *     timed out), with a backoff from VD_LIBVIRT_RECONNECT_MIN_S doubling
