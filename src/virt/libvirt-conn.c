@@ -10,13 +10,11 @@
  * per thread with virGetLastErrorMessage() and reported once, as a GError.
  *
  * With vdLibvirtStartEvents (the VM layer) three more threads of concern:
- *   - "libvirt-events" runs libvirt's default event loop
- *     (virEventRunDefaultImpl), which carries domain events, keepalive
- *     pings and the close callback.  Callbacks must not block: the VM
- *     layer's copy their data and post it to the main loop.  libvirt's
- *     default implementation is GLib's and attaches to the default
- *     GMainContext, which vdsmd's main loop owns while it runs: then the
- *     main loop dispatches them and this thread waits for the context.
+ *   - "libvirt-events" runs libvirt's event loop on a GMainContext of its
+ *     own (libvirt-events.c; libvirt's default implementation would put
+ *     it on the main loop's context), which carries domain events,
+ *     keepalive pings and the close callback.  Callbacks must not block:
+ *     the VM layer's copy their data and post it to the main loop.
  *   - "libvirt-keeper" (re)connects: at start and whenever the close
  *     callback reports the connection dead (libvirtd restarted, keepalive
  *     timed out), with a backoff from VD_LIBVIRT_RECONNECT_MIN_S doubling
@@ -30,6 +28,7 @@
 #include "libvirt-conn.h"
 
 #include "config.h"
+#include "libvirt-events.h"
 #include "vd-error.h"
 
 #include <libvirt/virterror.h>
@@ -49,7 +48,7 @@ static virConnectPtr vdLibvirtConn;
 static gboolean vdLibvirtEventsOn;
 static gint vdLibvirtQuit;  /* atomic */
 static gint vdLibvirtAlive; /* atomic: the cached connection is believed alive */
-static GThread *vdLibvirtEventThread;
+static gboolean vdLibvirtEventsRunning; /* libvirt-events.c runs the thread */
 static GThread *vdLibvirtKeeperThread;
 static GMutex vdLibvirtKeeperLock;
 static GCond vdLibvirtKeeperCond;
@@ -207,18 +206,6 @@ vdLibvirtSetHooks(VdLibvirtConnectHook on_connect, VdLibvirtDisconnectHook on_di
 /* --- the event loop and the keeper --------------------------------------- */
 
 static gpointer
-vdLibvirtEventLoop(gpointer data)
-{
-    while (!g_atomic_int_get(&vdLibvirtQuit)) {
-        if (virEventRunDefaultImpl() < 0) {
-            g_warning("libvirt event loop: %s", virGetLastErrorMessage());
-            g_usleep(G_USEC_PER_SEC / 10);
-        }
-    }
-    return NULL;
-}
-
-static gpointer
 vdLibvirtKeeper(gpointer data)
 {
     double delay = VD_LIBVIRT_RECONNECT_MIN_S;
@@ -265,29 +252,19 @@ vdLibvirtStartEvents(GError **error)
         /* Opened before the event loop existed: reopen with keepalive. */
         vdLibvirtDropLocked();
     }
-    if (virEventRegisterDefaultImpl() < 0) {
-        g_mutex_unlock(&vdLibvirtLock);
-        vdLibvirtSetError(error, VD_ERR_UNEXPECTED, "cannot start libvirt's event loop");
-        return -1;
-    }
+    vdLibvirtEventsStart("libvirt-events");
     vdLibvirtEventsOn = TRUE;
     g_atomic_int_set(&vdLibvirtQuit, 0);
     g_mutex_unlock(&vdLibvirtLock);
-    vdLibvirtEventThread = g_thread_new("libvirt-events", vdLibvirtEventLoop, NULL);
+    vdLibvirtEventsRunning = TRUE;
     vdLibvirtKeeperThread = g_thread_new("libvirt-keeper", vdLibvirtKeeper, NULL);
     return 0;
-}
-
-static void
-vdLibvirtWakeTimer(int timer, void *opaque)
-{
-    virEventRemoveTimeout(timer);
 }
 
 void
 vdLibvirtStopEvents(void)
 {
-    if (!vdLibvirtEventThread)
+    if (!vdLibvirtEventsRunning)
         return;
     g_atomic_int_set(&vdLibvirtQuit, 1);
     vdLibvirtKeeperKick();
@@ -298,8 +275,6 @@ vdLibvirtStopEvents(void)
     vdLibvirtDropLocked();
     g_mutex_unlock(&vdLibvirtLock);
 
-    /* virEventRunDefaultImpl returns after dispatching this timer. */
-    virEventAddTimeout(0, vdLibvirtWakeTimer, NULL, NULL);
-    g_thread_join(vdLibvirtEventThread);
-    vdLibvirtEventThread = NULL;
+    vdLibvirtEventsStop();
+    vdLibvirtEventsRunning = FALSE;
 }

@@ -1,0 +1,227 @@
+/* test-libvirt-events.c - libvirt's event loop on its own thread and context
+ * (src/virt/libvirt-events.c), driven through libvirt's public virEvent*
+ * API as libvirt's client code drives it. */
+#include "virt/libvirt-events.h"
+
+#include <libvirt/libvirt.h>
+#include <unistd.h>
+
+typedef struct {
+    GMutex lock;
+    GCond cond;
+    int calls;
+    int last_events;
+    GThread *thread;
+    gboolean freed;
+} Seen;
+
+static void
+seenInit(Seen *s)
+{
+    g_mutex_init(&s->lock);
+    g_cond_init(&s->cond);
+    s->calls = 0;
+    s->last_events = 0;
+    s->thread = NULL;
+    s->freed = FALSE;
+}
+
+/* Waits up to 5 s for pred; TRUE if it held. */
+static gboolean
+seenWait(Seen *s, gboolean (*pred)(Seen *))
+{
+    gint64 end = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+    gboolean ok;
+
+    g_mutex_lock(&s->lock);
+    while (!(ok = pred(s)) && g_cond_wait_until(&s->cond, &s->lock, end))
+        ;
+    ok = pred(s);
+    g_mutex_unlock(&s->lock);
+    return ok;
+}
+
+static gboolean
+seenCalled(Seen *s)
+{
+    return s->calls > 0;
+}
+
+static gboolean
+seenThree(Seen *s)
+{
+    return s->calls >= 3;
+}
+
+static gboolean
+seenFreed(Seen *s)
+{
+    return s->freed;
+}
+
+static void
+onFree(void *opaque)
+{
+    Seen *s = opaque;
+
+    g_mutex_lock(&s->lock);
+    s->freed = TRUE;
+    g_cond_broadcast(&s->cond);
+    g_mutex_unlock(&s->lock);
+}
+
+static void
+onHandle(int watch, int fd, int events, void *opaque)
+{
+    Seen *s = opaque;
+    char buf[16];
+
+    if (events & VIR_EVENT_HANDLE_READABLE)
+        g_assert_cmpint(read(fd, buf, sizeof(buf)), >, 0);
+    g_mutex_lock(&s->lock);
+    s->calls++;
+    s->last_events = events;
+    s->thread = g_thread_self();
+    g_cond_broadcast(&s->cond);
+    g_mutex_unlock(&s->lock);
+}
+
+static void
+onTimer(int timer, void *opaque)
+{
+    Seen *s = opaque;
+
+    g_mutex_lock(&s->lock);
+    s->calls++;
+    s->thread = g_thread_self();
+    g_cond_broadcast(&s->cond);
+    g_mutex_unlock(&s->lock);
+}
+
+/* A readable fd reaches the callback on the event thread; a disabled
+ * watch does not fire; removal calls the free callback. */
+static void
+test_handle(void)
+{
+    Seen s;
+    int fds[2], watch;
+    guint before = vdLibvirtEventsCount();
+
+    seenInit(&s);
+    g_assert_cmpint(pipe(fds), ==, 0);
+    watch = virEventAddHandle(fds[0], VIR_EVENT_HANDLE_READABLE, onHandle, &s, onFree);
+    g_assert_cmpint(watch, >, 0);
+    g_assert_cmpuint(vdLibvirtEventsCount(), ==, before + 1);
+
+    g_assert_cmpint(write(fds[1], "x", 1), ==, 1);
+    g_assert_true(seenWait(&s, seenCalled));
+    g_assert_true(s.last_events & VIR_EVENT_HANDLE_READABLE);
+    g_assert_true(s.thread != g_thread_self());
+
+    /* disabled: data waits, nothing fires */
+    virEventUpdateHandle(watch, 0);
+    g_mutex_lock(&s.lock);
+    s.calls = 0;
+    g_mutex_unlock(&s.lock);
+    g_assert_cmpint(write(fds[1], "y", 1), ==, 1);
+    g_usleep(200 * 1000);
+    g_mutex_lock(&s.lock);
+    g_assert_cmpint(s.calls, ==, 0);
+    g_mutex_unlock(&s.lock);
+    /* enabled again: the waiting byte is seen */
+    virEventUpdateHandle(watch, VIR_EVENT_HANDLE_READABLE);
+    g_assert_true(seenWait(&s, seenCalled));
+
+    g_assert_cmpint(virEventRemoveHandle(watch), ==, 0);
+    g_assert_cmpint(virEventRemoveHandle(watch), ==, -1);
+    g_assert_true(seenWait(&s, seenFreed));
+    g_assert_cmpuint(vdLibvirtEventsCount(), ==, before);
+    close(fds[0]);
+    close(fds[1]);
+}
+
+/* A hang-up is reported as such. */
+static void
+test_hangup(void)
+{
+    Seen s;
+    int fds[2], watch;
+
+    seenInit(&s);
+    g_assert_cmpint(pipe(fds), ==, 0);
+    watch = virEventAddHandle(fds[0], VIR_EVENT_HANDLE_READABLE, onHandle, &s, NULL);
+    close(fds[1]);
+    g_assert_true(seenWait(&s, seenCalled));
+    g_assert_true(s.last_events & VIR_EVENT_HANDLE_HANGUP);
+    virEventRemoveHandle(watch);
+    close(fds[0]);
+}
+
+/* A periodic timer fires repeatedly; -1 stops it; a timer id is not a
+ * handle id. */
+static void
+test_timer(void)
+{
+    Seen s;
+    int timer;
+    int calls;
+
+    seenInit(&s);
+    timer = virEventAddTimeout(10, onTimer, &s, onFree);
+    g_assert_cmpint(timer, >, 0);
+    g_assert_true(seenWait(&s, seenThree));
+    g_assert_true(s.thread != g_thread_self());
+
+    virEventUpdateTimeout(timer, -1);
+    g_usleep(50 * 1000); /* a dispatch already under way may still land */
+    g_mutex_lock(&s.lock);
+    calls = s.calls;
+    g_mutex_unlock(&s.lock);
+    g_usleep(200 * 1000);
+    g_mutex_lock(&s.lock);
+    g_assert_cmpint(s.calls, ==, calls);
+    g_mutex_unlock(&s.lock);
+
+    /* 0: as soon as possible */
+    g_mutex_lock(&s.lock);
+    s.calls = 0;
+    g_mutex_unlock(&s.lock);
+    virEventUpdateTimeout(timer, 0);
+    g_assert_true(seenWait(&s, seenThree));
+    virEventUpdateTimeout(timer, -1);
+
+    g_assert_cmpint(virEventRemoveHandle(timer), ==, -1);
+    g_assert_cmpint(virEventRemoveTimeout(timer), ==, 0);
+    g_assert_true(seenWait(&s, seenFreed));
+}
+
+/* Stopping the thread stops dispatching; starting it again resumes. */
+static void
+test_stop_start(void)
+{
+    Seen s;
+    int timer;
+
+    seenInit(&s);
+    vdLibvirtEventsStop();
+    timer = virEventAddTimeout(5, onTimer, &s, NULL);
+    g_usleep(100 * 1000);
+    g_mutex_lock(&s.lock);
+    g_assert_cmpint(s.calls, ==, 0);
+    g_mutex_unlock(&s.lock);
+    vdLibvirtEventsStart("test-events");
+    g_assert_true(seenWait(&s, seenCalled));
+    virEventRemoveTimeout(timer);
+}
+
+int
+main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    vdLibvirtEventsStart("test-events");
+    g_test_add_func("/libvirt-events/handle", test_handle);
+    g_test_add_func("/libvirt-events/hangup", test_hangup);
+    g_test_add_func("/libvirt-events/timer", test_timer);
+    g_test_add_func("/libvirt-events/stop-start", test_stop_start);
+    return g_test_run();
+}
