@@ -193,7 +193,7 @@ class Bench:
                 out[k] = float(v)
         return out
 
-    def vdsmd(self, label="vdsmd", extra_env=None, extra_sampling=""):
+    def vdsmd(self, label="vdsmd", extra_env=None, extra_sampling="", build=None):
         a = self.args
         port = free_port()
         run = self.tmp / label
@@ -209,7 +209,7 @@ class Bench:
                a.prefix or ""))
         log = open(run / "vdsmd.log", "wb")
         env = dict(os.environ, VDSM_LOG_LEVEL="INFO", VDSM_LOG_NO_JOURNAL="1", **(extra_env or {}))
-        proc = subprocess.Popen([str(a.build / "src" / "vdsmd"), "--config", str(conf),
+        proc = subprocess.Popen([str((build or a.build) / "src" / "vdsmd"), "--config", str(conf),
                                  "--no-drop-privileges"], stdout=log, stderr=subprocess.STDOUT,
                                 env=env)
         try:
@@ -437,10 +437,11 @@ class Bench:
                   "the process %.2f ms; listing the domains %.1f ms of the wall time" % (
                       v["sampler_cpu_ms"], ratio(v["sampler_cpu_ms"], ref["cpu_ms"]),
                       v["cpu_ms"] - v["sampler_cpu_ms"], v["list_ms"]))
-            if v.get("threads_cpu_ms"):
-                print("vdsmd: CPU per sample by thread name: " + ", ".join(
-                    "%s %.2f ms" % kv for kv in sorted(v["threads_cpu_ms"].items(),
-                                                       key=lambda kv: -kv[1])))
+            for w in self.results:
+                if w["tool"].startswith("vdsmd") and w.get("threads_cpu_ms"):
+                    print("%s: CPU per sample by thread name: %s" % (w["tool"], ", ".join(
+                        "%s %.2f ms" % kv for kv in sorted(w["threads_cpu_ms"].items(),
+                                                           key=lambda kv: -kv[1]))))
             print("vdsmd: Host.getAllVmStats p50 %.2f ms p95 %.2f ms (%d bytes); /metrics p50 "
                   "%.2f ms p95 %.2f ms (%d bytes); ping2 p50 %.2f ms; RSS %d KiB, %d threads, "
                   "cache %d bytes" % (
@@ -471,7 +472,9 @@ def main():
                    help="vdsmd-arena16: vdsmd with glibc's default-sized malloc arenas "
                    "(MALLOC_ARENA_MAX=16 on 2 cores) instead of its own 2, for the RSS; "
                    "also: split2 (2 concurrent calls), vdsmd-calls2 (vdsmd with "
-                   "[sampling] max_concurrent_calls = 2)")
+                   "[sampling] max_concurrent_calls = 2), vdsmd-alt (--alt-build's vdsmd)")
+    p.add_argument("--alt-build", type=pathlib.Path, default=None,
+                   help="tool vdsmd-alt: the vdsmd of this build directory (an A/B of two commits)")
     p.add_argument("--json", default=None, help="append results to this file")
     p.add_argument("--allow-foreign", action="store_true",
                    help="report (not retry) a run during which other domains ran")
@@ -501,6 +504,8 @@ def main():
     for name, fn in (("vdsmd", b.vdsmd),
                      ("vdsmd-arena16",
                       lambda: b.vdsmd("vdsmd-arena16", {"MALLOC_ARENA_MAX": "16"})),
+                     ("vdsmd-alt",
+                      lambda: b.vdsmd("vdsmd-alt", build=args.alt_build)),
                      ("vdsmd-calls2",
                       lambda: b.vdsmd("vdsmd-calls2", None, "max_concurrent_calls = 2\n")),
                      ("collectd", b.collectd), ("exporter", b.exporter)):
