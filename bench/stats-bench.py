@@ -259,13 +259,12 @@ class Bench:
                     - m0.get("vdsm_vm_sampling_block_vm_samples_total", 0))
             nb = ticks - bticks
             ticks = max(ticks, 1)
-            if fine is not None:
-                c0, c1 = 0.0, fine  # nanosecond figure when no thread ended
             fig = dict(wall_ms=secs / ticks * 1000,
                        threads_cpu_ms={k: v / ticks * 1000 for k, v in per_name.items()},
                        wall_noblock_ms=(secs - bsecs) / nb * 1000 if nb else None,
                        wall_block_ms=bsecs / bticks * 1000 if bticks else None,
-                       cpu_ms=(c1 - c0) / ticks * 1000,
+                       # nanoseconds from schedstat unless a thread ended meanwhile
+                       cpu_ms=(fine if fine is not None else c1 - c0) / ticks * 1000,
                        sampler_cpu_ms=scpu / ticks * 1000,
                        list_ms=lsecs / ticks * 1000,
                        libvirtd_ms=lcpu / ticks * 1000 if lcpu is not None else None,

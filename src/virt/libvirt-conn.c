@@ -48,7 +48,6 @@ static virConnectPtr vdLibvirtConn;
 static gboolean vdLibvirtEventsOn;
 static gint vdLibvirtQuit;  /* atomic */
 static gint vdLibvirtAlive; /* atomic: the cached connection is believed alive */
-static gboolean vdLibvirtEventsRunning; /* libvirt-events.c runs the thread */
 static GThread *vdLibvirtKeeperThread;
 static GMutex vdLibvirtKeeperLock;
 static GCond vdLibvirtKeeperCond;
@@ -239,14 +238,14 @@ vdLibvirtKeeper(gpointer data)
     return NULL;
 }
 
-int
-vdLibvirtStartEvents(GError **error)
+void
+vdLibvirtStartEvents(void)
 {
     vdLibvirtInitOnce();
     g_mutex_lock(&vdLibvirtLock);
     if (vdLibvirtEventsOn) {
         g_mutex_unlock(&vdLibvirtLock);
-        return 0;
+        return;
     }
     if (vdLibvirtConn) {
         /* Opened before the event loop existed: reopen with keepalive. */
@@ -256,15 +255,13 @@ vdLibvirtStartEvents(GError **error)
     vdLibvirtEventsOn = TRUE;
     g_atomic_int_set(&vdLibvirtQuit, 0);
     g_mutex_unlock(&vdLibvirtLock);
-    vdLibvirtEventsRunning = TRUE;
     vdLibvirtKeeperThread = g_thread_new("libvirt-keeper", vdLibvirtKeeper, NULL);
-    return 0;
 }
 
 void
 vdLibvirtStopEvents(void)
 {
-    if (!vdLibvirtEventsRunning)
+    if (!vdLibvirtKeeperThread) /* the events were not started */
         return;
     g_atomic_int_set(&vdLibvirtQuit, 1);
     vdLibvirtKeeperKick();
@@ -276,5 +273,4 @@ vdLibvirtStopEvents(void)
     g_mutex_unlock(&vdLibvirtLock);
 
     vdLibvirtEventsStop();
-    vdLibvirtEventsRunning = FALSE;
 }

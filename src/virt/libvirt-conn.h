@@ -23,8 +23,8 @@ virConnectPtr vdLibvirtOpenPrivate(GError **error);
 void vdLibvirtSetError(GError **error, int code, const char *what);
 
 /* --- events, keepalive, reconnection (used by the VM layer) ------------
- * vdLibvirtStartEvents registers libvirt's default event loop and runs it
- * in a dedicated thread, enables keepalive on the connection, and starts
+ * vdLibvirtStartEvents registers vdsmd's libvirt event loop (libvirt-events.h)
+ * and runs it in a dedicated thread, enables keepalive on the connection, and starts
  * a keeper thread that connects at once and reconnects (with backoff)
  * whenever libvirt reports the connection closed.  Call it from main()
  * before anything else opens the connection; a connection opened earlier
@@ -40,7 +40,7 @@ typedef void (*VdLibvirtDisconnectHook)(gpointer data);
 
 void vdLibvirtSetHooks(VdLibvirtConnectHook on_connect, VdLibvirtDisconnectHook on_disconnect,
                        VdLibvirtConnectHook on_close, gpointer data);
-int vdLibvirtStartEvents(GError **error);
+void vdLibvirtStartEvents(void);
 /* Stop the keeper and the event thread and close the connection (at exit). */
 void vdLibvirtStopEvents(void);
 /* TRUE while the connection is believed alive (any thread, no blocking). */

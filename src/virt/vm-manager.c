@@ -338,8 +338,7 @@ vdVmManagerStart(VdVmReadyFunc ready, gpointer data, GError **error)
 
     vdHostStatsSetVmCounters(vdVmManagerCounters);
     vdLibvirtSetHooks(vdVmManagerOnConnect, vdVmManagerOnDisconnect, vdVmManagerOnClose, NULL);
-    if (vdLibvirtStartEvents(error) < 0)
-        return -1;
+    vdLibvirtStartEvents();
     vdVmRecoveryStart(vdVmManagerRecoveryDone, NULL);
     return 0;
 }
