@@ -270,6 +270,9 @@ class Bench:
                        libvirtd_ms=lcpu / ticks * 1000 if lcpu is not None else None,
                        ticks=ticks, block_ticks=bticks, block_vms_per_tick=bvms / ticks,
                        stuck_calls=m1["vdsm_vm_sampling_calls_stuck_total"],
+                       # since start; older builds do not have them
+                       slow_calls=m1.get("vdsm_vm_sampling_calls_slow_total"),
+                       connections=m1.get("vdsm_vm_sampling_connections_total"),
                        skipped=m1["vdsm_vm_sampling_ticks_skipped_total"],
                        cache_bytes=m1["vdsm_vm_sampling_cache_bytes"],
                        rss_kib=pid_status(proc.pid, "VmRSS"),
@@ -436,6 +439,12 @@ class Bench:
                   "the process %.2f ms; listing the domains %.1f ms of the wall time" % (
                       v["sampler_cpu_ms"], ratio(v["sampler_cpu_ms"], ref["cpu_ms"]),
                       v["cpu_ms"] - v["sampler_cpu_ms"], v["list_ms"]))
+            for w in self.results:
+                if w["tool"].startswith("vdsmd"):
+                    print("%s: since its start %d stuck calls, %s slow calls, %s libvirt "
+                          "connections opened" % (w["tool"], w["stuck_calls"],
+                                                  w.get("slow_calls", "-"),
+                                                  w.get("connections", "-")))
             for w in self.results:
                 if w["tool"].startswith("vdsmd") and w.get("threads_cpu_ms"):
                     print("%s: CPU per sample by thread name: %s" % (w["tool"], ", ".join(

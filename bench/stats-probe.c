@@ -18,9 +18,17 @@
  * --prefix keeps only the domains whose name starts with it (bulk mode then
  * makes its one call with virDomainListGetStats on them).
  *
+ * Two switches measure what a daemon's client pays beyond the calls (not
+ * part of the reference): --own-conns gives each concurrent call of split
+ * mode a connection of its own (no I/O hand-over between the threads of
+ * one connection); --event-loop registers libvirt's default event loop
+ * and runs it on a thread before connecting, as a daemon that receives
+ * domain events must (libvirt then re-arms the socket watch and the
+ * keepalive timer around every call).
+ *
  * Usage: stats-probe [--uri URI] [--mode bulk|split|perdomain] [--groups N]
  *                    [--split K] [--samples N] [--pause S] [--libvirtd-pid PID]
- *                    [--prefix NAME]
+ *                    [--prefix NAME] [--own-conns] [--event-loop]
  */
 #include <glib.h>
 #include <libvirt/libvirt.h>
@@ -162,6 +170,36 @@ ignoreError(void *opaque, virErrorPtr err)
 {
 }
 
+static gpointer
+eventLoopRun(gpointer data)
+{
+    for (;;)
+        virEventRunDefaultImpl();
+    return NULL;
+}
+
+/* The domains of @doms (@n) on a connection of their own, NULL-terminated. */
+static virDomainPtr *
+ownConnDomains(const char *uri, virDomainPtr *doms, int n)
+{
+    virConnectPtr c = virConnectOpen(uri);
+    virDomainPtr *out = g_new0(virDomainPtr, n + 1);
+    int k = 0;
+
+    if (!c) {
+        fprintf(stderr, "stats-probe: cannot connect to %s: %s\n", uri, virGetLastErrorMessage());
+        exit(1);
+    }
+    for (int i = 0; i < n; i++) {
+        unsigned char uuid[VIR_UUID_BUFLEN];
+
+        if (virDomainGetUUID(doms[i], uuid) == 0 && (out[k] = virDomainLookupByUUID(c, uuid)))
+            k++;
+    }
+    virConnectClose(c); /* the domains keep it open */
+    return out;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -169,6 +207,8 @@ main(int argc, char **argv)
     g_autofree char *mode = g_strdup("bulk");
     g_autofree char *prefix = NULL;
     int groups = 0, split = 4, samples = 10, libvirtd_pid = 0;
+    gboolean own_conns = FALSE, event_loop = FALSE;
+    virDomainPtr **own = NULL;
     double pause = 0.5;
     GOptionEntry entries[] = {
         { "uri", 0, 0, G_OPTION_ARG_STRING, &uri, "libvirt URI", "URI" },
@@ -179,6 +219,8 @@ main(int argc, char **argv)
         { "pause", 0, 0, G_OPTION_ARG_DOUBLE, &pause, "seconds between samples", "S" },
         { "libvirtd-pid", 0, 0, G_OPTION_ARG_INT, &libvirtd_pid, "libvirtd's pid", "PID" },
         { "prefix", 0, 0, G_OPTION_ARG_STRING, &prefix, "only domains named PREFIX*", "PREFIX" },
+        { "own-conns", 0, 0, G_OPTION_ARG_NONE, &own_conns, "a connection per call (split)", NULL },
+        { "event-loop", 0, 0, G_OPTION_ARG_NONE, &event_loop, "run libvirt's event loop", NULL },
         { NULL },
     };
     g_autoptr(GOptionContext) octx = g_option_context_new("- libvirt stats reference client");
@@ -199,6 +241,10 @@ main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
     virSetErrorFunc(NULL, ignoreError);
+    if (event_loop) {
+        virEventRegisterDefaultImpl();
+        g_thread_unref(g_thread_new("events", eventLoopRun, NULL));
+    }
     conn = virConnectOpen(uri);
     if (!conn) {
         fprintf(stderr, "stats-probe: cannot connect to %s: %s\n", uri, virGetLastErrorMessage());
@@ -220,6 +266,13 @@ main(int argc, char **argv)
         }
         ndoms = kept;
         doms[ndoms] = NULL;
+    }
+    if (own_conns && g_str_equal(mode, "split")) {
+        int k = CLAMP(split, 1, MAX(ndoms, 1));
+
+        own = g_new0(virDomainPtr *, k);
+        for (int j = 0; j < k; j++)
+            own[j] = ownConnDomains(uri, doms + ndoms * j / k, ndoms * (j + 1) / k - ndoms * j / k);
     }
     if (g_str_equal(mode, "perdomain")) {
         pds = g_new0(PerDom, ndoms);
@@ -257,7 +310,8 @@ main(int argc, char **argv)
 
                 jobs[j].groups = (unsigned int)groups;
                 jobs[j].doms = g_new0(virDomainPtr, to - from + 1);
-                memcpy(jobs[j].doms, doms + from, (to - from) * sizeof(virDomainPtr));
+                memcpy(jobs[j].doms, own ? own[j] : doms + from,
+                       (to - from) * sizeof(virDomainPtr));
                 threads[j] = g_thread_new("split", splitRun, &jobs[j]);
             }
             for (int j = 0; j < k; j++) {

@@ -6,7 +6,14 @@
  * polled conditions in place (g_source_modify_unix_fd) instead of
  * replacing the source, which is what libvirt asks for around every RPC
  * call.  A timeout is a ready time: -1 never, 0 every iteration, n ms
- * after its last dispatch.  libvirt calls these functions from any thread
+ * after its last dispatch or update.  libvirt pushes its keepalive timer
+ * back (an update to the same period) on every message it receives; a
+ * GSource's ready time wakes the event thread whenever it is set, so an
+ * update that only postpones or disables a timer records the new due time
+ * and leaves the armed (earlier) ready time alone: when that comes, the
+ * dispatch sees the timer is not due and re-arms it.  The event thread
+ * therefore wakes once per period, not once per RPC.  Making a timer due
+ * sooner (or 0) re-arms it at once.  libvirt calls these functions from any thread
  * (callers of libvirt's API, the event thread itself): the id table and
  * the timers' intervals are guarded by vdEvLock, which is never held
  * while a libvirt callback runs.  A removed source's free callback runs
@@ -25,6 +32,7 @@ typedef struct {
     gpointer tag;                 /* handle: g_source_add_unix_fd */
     virEventHandleCallback hcb;   /* handle */
     int interval_ms;              /* timer, under vdEvLock: -1 off, 0 always, > 0 period */
+    gint64 due_us;                /* timer, under vdEvLock: when it fires (monotonic) */
     virEventTimeoutCallback tcb;  /* timer */
     void *opaque;
     virFreeCallback ff;
@@ -75,17 +83,21 @@ vdEvFromCondition(GIOCondition cond)
     return events;
 }
 
-/* With vdEvLock held. */
+/* Arms timer @e from @now (vdEvLock held).  Only a ready time earlier
+ * than the armed one is set (setting one wakes the event thread); a later
+ * due time waits for the dispatch at the armed one (see DESIGN). */
 static void
-vdEvArmLocked(VdEvSource *e)
+vdEvArmLocked(VdEvSource *e, gint64 now)
 {
-    if (e->interval_ms < 0)
-        g_source_set_ready_time(&e->source, -1);
-    else if (e->interval_ms == 0)
-        g_source_set_ready_time(&e->source, 0);
-    else
-        g_source_set_ready_time(&e->source,
-                                g_get_monotonic_time() + (gint64)e->interval_ms * 1000);
+    gint64 armed = g_source_get_ready_time(&e->source);
+
+    if (e->interval_ms < 0) {
+        e->due_us = -1;
+        return; /* an armed ready time finds it off and disarms it */
+    }
+    e->due_us = e->interval_ms == 0 ? 0 : now + (gint64)e->interval_ms * 1000;
+    if (armed < 0 || e->due_us < armed)
+        g_source_set_ready_time(&e->source, e->due_us);
 }
 
 static gboolean
@@ -94,11 +106,18 @@ vdEvDispatch(GSource *source, GSourceFunc unused_cb, gpointer unused_data)
     VdEvSource *e = (VdEvSource *)source;
 
     if (e->is_timer) {
+        gint64 now = g_get_monotonic_time();
         gboolean fire;
 
         g_mutex_lock(&vdEvLock);
-        fire = e->interval_ms >= 0;
-        vdEvArmLocked(e); /* before the callback, which may change it */
+        fire = e->interval_ms >= 0 && e->due_us <= now;
+        if (fire) {
+            g_source_set_ready_time(source, -1);
+            vdEvArmLocked(e, now); /* before the callback, which may change it */
+        } else {
+            /* off, or postponed since it was armed */
+            g_source_set_ready_time(source, e->interval_ms < 0 ? -1 : e->due_us);
+        }
         g_mutex_unlock(&vdEvLock);
         if (fire)
             e->tcb(e->id, e->opaque);
@@ -140,7 +159,7 @@ vdEvRegister(VdEvSource *e)
         vdEvNextId = 1;
     g_hash_table_insert(vdEvSources, GINT_TO_POINTER(id), e);
     if (e->is_timer)
-        vdEvArmLocked(e);
+        vdEvArmLocked(e, g_get_monotonic_time());
     g_source_attach(&e->source, vdEvContext);
     g_mutex_unlock(&vdEvLock);
     return id;
@@ -240,7 +259,7 @@ vdEvUpdateTimeout(int id, int interval_ms)
     g_mutex_lock(&vdEvLock);
     if ((e = vdEvFindLocked(id, TRUE))) {
         e->interval_ms = interval_ms;
-        vdEvArmLocked(e);
+        vdEvArmLocked(e, g_get_monotonic_time());
     }
     g_mutex_unlock(&vdEvLock);
 }
@@ -269,8 +288,8 @@ vdLibvirtEventsStart(const char *thread_name)
     if (g_once_init_enter(&registered)) {
         vdEvContext = g_main_context_new();
         vdEvSources = g_hash_table_new(g_direct_hash, g_direct_equal);
-        virEventRegisterImpl(vdEvAddHandle, vdEvUpdateHandle, vdEvRemoveHandle,
-                             vdEvAddTimeout, vdEvUpdateTimeout, vdEvRemoveTimeout);
+        virEventRegisterImpl(vdEvAddHandle, vdEvUpdateHandle, vdEvRemoveHandle, vdEvAddTimeout,
+                             vdEvUpdateTimeout, vdEvRemoveTimeout);
         g_once_init_leave(&registered, 1);
     }
     if (vdEvThread)

@@ -54,6 +54,15 @@ vdMetricsValue(GString *out, double v)
     g_string_append_c(out, '\n');
 }
 
+/* A metric family with one unlabelled sample. */
+static void
+vdMetricsOne(GString *out, const char *name, const char *type, const char *help, double v)
+{
+    vdMetricsFamily(out, name, type, help);
+    g_string_append(out, name);
+    vdMetricsValue(out, v);
+}
+
 /* ---- VMs -------------------------------------------------------------------- */
 
 typedef struct {
@@ -328,66 +337,59 @@ vdMetricsSampler(GString *out, guint nvms)
     VdVmSamplingFigures fig;
 
     vdVmSamplingGetFigures(&fig);
-    vdMetricsFamily(out, "vdsm_vms", "gauge", "VMs this host reports.");
-    g_string_append_printf(out, "vdsm_vms %u\n", nvms);
-    vdMetricsFamily(out, "vdsm_vm_sampling_ticks_total", "counter", "VM samples taken.");
-    g_string_append_printf(out, "vdsm_vm_sampling_ticks_total %" G_GUINT64_FORMAT "\n", fig.ticks);
-    vdMetricsFamily(out, "vdsm_vm_sampling_ticks_skipped_total", "counter",
-                    "VM samples not started because the previous one still ran.");
-    g_string_append_printf(out, "vdsm_vm_sampling_ticks_skipped_total %" G_GUINT64_FORMAT "\n",
-                           fig.ticks_skipped);
-    vdMetricsFamily(out, "vdsm_vm_sampling_calls_total", "counter", "Bulk stats calls made.");
-    g_string_append_printf(out, "vdsm_vm_sampling_calls_total %" G_GUINT64_FORMAT "\n", fig.calls);
-    vdMetricsFamily(out, "vdsm_vm_sampling_calls_stuck_total", "counter",
-                    "Bulk stats calls that outlived [sampling] stats_call_timeout.");
-    g_string_append_printf(out, "vdsm_vm_sampling_calls_stuck_total %" G_GUINT64_FORMAT "\n",
-                           fig.calls_stuck);
-    vdMetricsFamily(out, "vdsm_vm_sampling_calls_in_progress", "gauge",
-                    "Bulk stats calls in libvirt right now.");
-    g_string_append_printf(out, "vdsm_vm_sampling_calls_in_progress %u\n", fig.calls_outstanding);
-    vdMetricsFamily(out, "vdsm_vm_sampling_samples_dropped_total", "counter",
-                    "Samples dropped because a newer one was stored first.");
-    g_string_append_printf(out, "vdsm_vm_sampling_samples_dropped_total %" G_GUINT64_FORMAT "\n",
-                           fig.samples_dropped);
-    vdMetricsFamily(out, "vdsm_vm_sampling_duration_seconds", "gauge",
-                    "Wall time of the last VM sample.");
-    g_string_append_printf(out, "vdsm_vm_sampling_duration_seconds");
-    vdMetricsValue(out, fig.last_tick_us / 1e6);
-    vdMetricsFamily(out, "vdsm_vm_sampling_seconds_total", "counter",
-                    "Wall time of all VM samples.");
-    g_string_append(out, "vdsm_vm_sampling_seconds_total");
-    vdMetricsValue(out, fig.tick_us_total / 1e6);
-    vdMetricsFamily(out, "vdsm_vm_sampling_cpu_seconds_total", "counter",
-                    "CPU time of the VM sampler's threads and timer (libvirt client work "
-                    "included).");
-    g_string_append(out, "vdsm_vm_sampling_cpu_seconds_total");
-    vdMetricsValue(out, fig.cpu_us_total / 1e6);
-    vdMetricsFamily(out, "vdsm_vm_sampling_list_seconds_total", "counter",
-                    "Wall time the VM samples spent listing the active domains.");
-    g_string_append(out, "vdsm_vm_sampling_list_seconds_total");
-    vdMetricsValue(out, fig.list_us_total / 1e6);
-    vdMetricsFamily(out, "vdsm_vm_sampling_listings_total", "counter",
-                    "VM samples that listed the active domains (the others reused the last "
-                    "list: no domain started or stopped).");
-    g_string_append_printf(out, "vdsm_vm_sampling_listings_total %" G_GUINT64_FORMAT "\n",
-                           fig.listings);
-    vdMetricsFamily(out, "vdsm_vm_sampling_block_ticks_total", "counter",
-                    "VM samples in which every VM got block stats (with 16 or more VMs "
-                    "each sample asks a share of them instead).");
-    g_string_append_printf(out, "vdsm_vm_sampling_block_ticks_total %" G_GUINT64_FORMAT "\n",
-                           fig.block_ticks);
-    vdMetricsFamily(out, "vdsm_vm_sampling_block_seconds_total", "counter",
-                    "Wall time of the VM samples in which every VM got block stats.");
-    g_string_append(out, "vdsm_vm_sampling_block_seconds_total");
-    vdMetricsValue(out, fig.block_tick_us_total / 1e6);
-    vdMetricsFamily(out, "vdsm_vm_sampling_block_vm_samples_total", "counter",
-                    "VM samples taken with block stats (each VM about once per "
-                    "[sampling] block_sample_interval).");
-    g_string_append_printf(out, "vdsm_vm_sampling_block_vm_samples_total %" G_GUINT64_FORMAT "\n",
-                           fig.block_vm_samples);
-    vdMetricsFamily(out, "vdsm_vm_sampling_unresponsive_vms", "gauge",
-                    "VMs reported with monitorResponse -1.");
-    g_string_append_printf(out, "vdsm_vm_sampling_unresponsive_vms %u\n", fig.unresponsive);
+    const struct {
+        const char *name, *type, *help;
+        double value;
+    } one[] = {
+        {"vdsm_vms", "gauge", "VMs this host reports.", (double)nvms},
+        {"vdsm_vm_sampling_ticks_total", "counter", "VM samples taken.", (double)fig.ticks},
+        {"vdsm_vm_sampling_ticks_skipped_total", "counter",
+         "VM samples not started because the previous one still ran.", (double)fig.ticks_skipped},
+        {"vdsm_vm_sampling_calls_total", "counter", "Bulk stats calls made.", (double)fig.calls},
+        {"vdsm_vm_sampling_calls_stuck_total", "counter",
+         "Bulk stats calls that outlived [sampling] stats_call_timeout on a QEMU that does not "
+         "answer.",
+         (double)fig.calls_stuck},
+        {"vdsm_vm_sampling_calls_slow_total", "counter",
+         "Bulk stats calls that outlived [sampling] stats_call_timeout while every QEMU they cover "
+         "answered.",
+         (double)fig.calls_slow},
+        {"vdsm_vm_sampling_connections_total", "counter", "libvirt connections the sampler opened.",
+         (double)fig.connections},
+        {"vdsm_vm_sampling_calls_in_progress", "gauge", "Bulk stats calls in libvirt right now.",
+         (double)fig.calls_outstanding},
+        {"vdsm_vm_sampling_samples_dropped_total", "counter",
+         "Samples dropped because a newer one was stored first.", (double)fig.samples_dropped},
+        {"vdsm_vm_sampling_duration_seconds", "gauge", "Wall time of the last VM sample.",
+         fig.last_tick_us / 1e6},
+        {"vdsm_vm_sampling_seconds_total", "counter", "Wall time of all VM samples.",
+         fig.tick_us_total / 1e6},
+        {"vdsm_vm_sampling_cpu_seconds_total", "counter",
+         "CPU time of the VM sampler's threads and timer (libvirt client work included).",
+         fig.cpu_us_total / 1e6},
+        {"vdsm_vm_sampling_list_seconds_total", "counter",
+         "Wall time the VM samples spent listing the active domains.", fig.list_us_total / 1e6},
+        {"vdsm_vm_sampling_listings_total", "counter",
+         "VM samples that listed the active domains (the others reused the last list: no domain "
+         "started or stopped).",
+         (double)fig.listings},
+        {"vdsm_vm_sampling_block_ticks_total", "counter",
+         "VM samples in which every VM got block stats (with 16 or more VMs each sample asks a "
+         "share of them instead).",
+         (double)fig.block_ticks},
+        {"vdsm_vm_sampling_block_seconds_total", "counter",
+         "Wall time of the VM samples in which every VM got block stats.",
+         fig.block_tick_us_total / 1e6},
+        {"vdsm_vm_sampling_block_vm_samples_total", "counter",
+         "VM samples taken with block stats (each VM about once per [sampling] "
+         "block_sample_interval).",
+         (double)fig.block_vm_samples},
+        {"vdsm_vm_sampling_unresponsive_vms", "gauge", "VMs reported with monitorResponse -1.",
+         (double)fig.unresponsive},
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS(one); i++)
+        vdMetricsOne(out, one[i].name, one[i].type, one[i].help, one[i].value);
     vdMetricsFamily(out, "vdsm_vm_sampling_cache_bytes", "gauge",
                     "Bytes the VM statistics cache holds.");
     g_string_append_printf(out, "vdsm_vm_sampling_cache_bytes %" G_GSIZE_FORMAT "\n",
@@ -402,7 +404,7 @@ vdMetricsHost(GString *out)
     g_autoptr(VdHostSample) first = NULL;
     g_autoptr(VdHostSample) last = NULL;
     double hz = (double)sysconf(_SC_CLK_TCK);
-    static const char *const modes[] = { "user", "system", "idle" };
+    static const char *const modes[] = {"user", "system", "idle"};
 
     vdHostSamplerWindow(&first, &last);
     if (!last)
@@ -414,7 +416,7 @@ vdMetricsHost(GString *out)
                     "CPU time per core and mode (user includes nice), from /proc/stat.");
     for (guint i = 0; i < last->stat.cores->len; i++) {
         const VdCpuCoreTimes *c = &g_array_index(last->stat.cores, VdCpuCoreTimes, i);
-        const guint64 vals[] = { c->t.user, c->t.sys, c->t.idle };
+        const guint64 vals[] = {c->t.user, c->t.sys, c->t.idle};
 
         for (guint m = 0; m < G_N_ELEMENTS(modes); m++) {
             g_string_append_printf(out, "vdsm_host_cpu_seconds_total{cpu=\"%d\",mode=\"%s\"}",

@@ -102,6 +102,8 @@ typedef struct {
     unsigned int groups;
     gint64 start_us;
     gboolean done;          /* under the lock */
+    gboolean stuck;         /* under the lock: declared stuck at a deadline */
+    gboolean slow;          /* under the lock: late with every QEMU answering */
     VdVmTick *tick;         /* the tick it belongs to (a reference), or NULL */
 } VdVmCall;
 
@@ -119,6 +121,7 @@ typedef struct {
 
 static struct {
     GMutex lock;
+    GMutex open_lock;       /* held while a connection is opened (never with lock) */
     GHashTable *vms;        /* id -> VdVmEntry* */
     GPtrArray *outstanding; /* VdVmCall* (a reference each) still in libvirt */
     GThreadPool *pool;
@@ -138,6 +141,11 @@ static struct {
     guint listed_gen;
     gint64 listed_us;
     gint domains_gen; /* atomic: bumped by vdVmSamplingDomainsChanged */
+    /* The control connection's domains as last listed, for the checks
+     * (any sampler thread; the pointer under the lock). */
+    VdVmListing *ctl_listing;
+    guint ctl_gen;
+    gint64 ctl_us;
     VdVmSamplingFigures fig;
     /* configuration, fixed at start */
     gint64 interval_us, cmd_timeout_us, call_timeout_us, ttl_us, block_interval_us;
@@ -313,8 +321,8 @@ vdVmSamplingConnOpen(GError **error)
     virConnectPtr conn = virConnectOpen(uri);
 
     if (!conn) {
-        g_set_error(error, VD_ERROR, VD_ERR_UNEXPECTED, "cannot connect to libvirt at %s: %s",
-                    uri, virGetLastErrorMessage());
+        g_set_error(error, VD_ERROR, VD_ERR_UNEXPECTED, "cannot connect to libvirt at %s: %s", uri,
+                    virGetLastErrorMessage());
         return NULL;
     }
     /* Needs libvirt's event loop (the VM layer runs it); harmless without. */
@@ -339,16 +347,24 @@ vdVmSamplingConnGet(virConnectPtr *slot, GError **error)
     if (conn)
         return conn;
 
-    /* Opened outside the lock; if two threads race, one keeps its own. */
-    conn = vdVmSamplingConnOpen(error);
-    if (!conn)
-        return NULL;
+    /* Opened outside the lock (libvirtd may be slow to answer), one at a
+     * time: threads that need a connection while one is being opened wait
+     * for it instead of opening their own. */
+    g_mutex_lock(&vdSampling.open_lock);
     g_mutex_lock(&vdSampling.lock);
-    if (!*slot && !vdSampling.stopping) {
+    if ((conn = *slot))
         virConnectRef(conn);
-        *slot = conn;
-    }
     g_mutex_unlock(&vdSampling.lock);
+    if (!conn && (conn = vdVmSamplingConnOpen(error))) {
+        g_mutex_lock(&vdSampling.lock);
+        vdSampling.fig.connections++;
+        if (!*slot && !vdSampling.stopping) {
+            virConnectRef(conn);
+            *slot = conn;
+        }
+        g_mutex_unlock(&vdSampling.lock);
+    }
+    g_mutex_unlock(&vdSampling.open_lock);
     return conn;
 }
 
@@ -503,16 +519,74 @@ vdVmCallFind(const VdVmCall *c, const unsigned char uuid[VIR_UUID_BUFLEN], guint
     return -1;
 }
 
-/* TRUE when the QEMU monitor of @dom has been busy for at least @busy_ms
- * (or is unusable): the domain does not answer. */
+/* The place of the domain with @uuid in @l, or -1. */
+static int
+vdVmListingFind(const VdVmListing *l, const unsigned char uuid[VIR_UUID_BUFLEN])
+{
+    for (int i = 0; i < l->n; i++) {
+        if (memcmp(l->uuids[i], uuid, VIR_UUID_BUFLEN) == 0)
+            return i;
+    }
+    return -1;
+}
+
+static VdVmListing *vdVmListingNew(virConnectPtr conn);
+
+/* A reference to the listing of the control connection @conn, listed
+ * again under the same rules as the tick's (a domain started or stopped,
+ * the connection changed, VD_VM_SAMPLING_RELIST_US passed): a check then
+ * costs one libvirt call, not a lookup by UUID as well.  NULL when libvirt
+ * does not answer. */
+static VdVmListing *
+vdVmSamplingControlListing(virConnectPtr conn)
+{
+    guint gen = (guint)g_atomic_int_get(&vdSampling.domains_gen);
+    gint64 now = g_get_monotonic_time();
+    VdVmListing *l = NULL, *old;
+
+    g_mutex_lock(&vdSampling.lock);
+    if (vdSampling.ctl_listing && vdSampling.ctl_listing->conn == conn &&
+        vdSampling.ctl_gen == gen && now - vdSampling.ctl_us < VD_VM_SAMPLING_RELIST_US)
+        l = vdVmListingRef(vdSampling.ctl_listing);
+    g_mutex_unlock(&vdSampling.lock);
+    if (l)
+        return l;
+    if (!(l = vdVmListingNew(conn)))
+        return NULL;
+    g_mutex_lock(&vdSampling.lock);
+    old = g_steal_pointer(&vdSampling.ctl_listing);
+    if (!vdSampling.stopping) {
+        vdSampling.ctl_listing = vdVmListingRef(l);
+        vdSampling.ctl_gen = gen;
+        vdSampling.ctl_us = now;
+    }
+    g_mutex_unlock(&vdSampling.lock);
+    vdVmListingUnref(old);
+    return l;
+}
+
+/* TRUE when the QEMU monitor of domain @id has been busy for at least
+ * @busy_ms (or is unusable): the domain does not answer. */
 static gboolean
 vdVmDomainStuck(const char *id, gint64 busy_ms)
 {
     g_autoptr(virConnect) conn = vdVmSamplingConnGet(&vdSampling.control_conn, NULL);
-    g_autoptr(virDomain) dom = conn ? virDomainLookupByUUIDString(conn, id) : NULL;
+    VdVmListing *l = conn ? vdVmSamplingControlListing(conn) : NULL;
+    g_autoptr(virDomain) dom = NULL;
+    unsigned char uuid[VIR_UUID_BUFLEN];
     virDomainControlInfo info;
+    int k = -1;
+    int rc;
 
-    if (!dom || virDomainGetControlInfo(dom, &info, 0) < 0)
+    if (l && vdVmUuidParse(id, uuid) && (k = vdVmListingFind(l, uuid)) >= 0)
+        dom = l->doms[k];
+    else if (conn) /* started since the listing */
+        dom = virDomainLookupByUUIDString(conn, id);
+    rc = dom ? virDomainGetControlInfo(dom, &info, 0) : -1;
+    if (k >= 0)
+        dom = NULL; /* the listing's */
+    vdVmListingUnref(l);
+    if (rc < 0)
         return FALSE; /* gone or libvirt down: the next tick knows */
     if (info.state == VIR_DOMAIN_CONTROL_ERROR)
         return TRUE;
@@ -726,13 +800,8 @@ vdVmSamplingFreeThreadsLocked(void)
     return used >= VD_VM_SAMPLING_MAX_THREADS ? 0 : VD_VM_SAMPLING_MAX_THREADS - used;
 }
 
-static void
-vdVmDomainRelease(gpointer dom)
-{
-    virDomainFree(dom);
-}
-
-/* Main loop: stats_call_timeout after a tick started its calls. */
+/* Main loop: stats_call_timeout after a tick started its calls (and
+ * again every stats_call_timeout while a slow call runs). */
 static gboolean
 vdVmSamplingDeadlineTimer(gpointer data)
 {
@@ -745,30 +814,52 @@ vdVmSamplingDeadlineTimer(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
-/* Pool: the calls of tick @t still in libvirt are stuck.  Their domains
- * whose monitor is busy are unresponsive; the others are asked again at
- * once by one new call, which nothing waits for (if it gets stuck too,
- * the next tick checks its domains like any other outstanding call). */
+/* Look at tick @t's calls again in stats_call_timeout (any thread). */
+static void
+vdVmSamplingArmDeadline(VdVmTick *t)
+{
+    GSource *src = g_timeout_source_new((guint)(vdSampling.call_timeout_us / 1000));
+
+    g_atomic_int_inc(&t->ref);
+    g_source_set_callback(src, vdVmSamplingDeadlineTimer, t, (GDestroyNotify)vdVmTickUnref);
+    g_source_attach(src, vdSampling.ctx);
+    g_source_unref(src);
+}
+
+/* Pool: tick @t's calls still in libvirt stats_call_timeout after they
+ * started, and every stats_call_timeout after that while one is.  Each
+ * domain of a late call is checked.  A late call with a domain whose
+ * monitor does not answer is *stuck*: those domains are unresponsive, the
+ * call's connection takes no new calls, and its other domains are asked
+ * again at once by one new call (listed on the fresh connection), which
+ * nothing waits for (if it gets stuck too, the next tick checks its
+ * domains like any other outstanding call).  A late call whose domains
+ * all answer is *slow* (a loaded host, not a stuck QEMU): asking them
+ * again would only add to libvirtd's load, so it is left to finish.
+ * After vm_command_timeout a slow call counts as stuck anyway (libvirtd
+ * itself does not answer) and its connection takes no new calls. */
 static void
 vdVmSamplingDeadlineRun(VdVmTick *t)
 {
     g_autoptr(GPtrArray) late = g_ptr_array_new_with_free_func((GDestroyNotify)vdVmCallUnref);
-    g_autoptr(GPtrArray) rd = g_ptr_array_new_with_free_func(vdVmDomainRelease);
-    g_autoptr(virConnect) conn = NULL;
+    g_autoptr(GPtrArray) again = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GPtrArray) rd = g_ptr_array_new();
     g_autoptr(GPtrArray) ri = g_ptr_array_new();
     g_autoptr(GPtrArray) changed = NULL;
+    g_autoptr(virConnect) conn = NULL;
+    VdVmListing *listing = NULL;
     unsigned int groups = 0;
     gint64 now = g_get_monotonic_time();
+    gboolean overdue = now - t->start_us >= vdSampling.cmd_timeout_us;
+    gboolean slow = FALSE;
 
     g_mutex_lock(&vdSampling.lock);
     for (guint i = 0; i < t->calls->len; i++) {
         VdVmCall *c = g_ptr_array_index(t->calls, i);
 
-        if (!c->done) {
+        if (!c->done && !c->stuck) {
             g_atomic_int_inc(&c->ref);
             g_ptr_array_add(late, c);
-            groups |= c->groups;
-            vdSampling.fig.calls_stuck++;
         }
     }
     g_mutex_unlock(&vdSampling.lock);
@@ -777,33 +868,63 @@ vdVmSamplingDeadlineRun(VdVmTick *t)
 
     for (guint i = 0; i < late->len; i++) {
         VdVmCall *c = g_ptr_array_index(late, i);
-
-        if (c->n)
-            vdVmSamplingConnTaint(virDomainGetConnect(c->doms[0]));
-    }
-    conn = vdVmSamplingConnGet(&vdSampling.sample_conn, NULL);
-    for (guint i = 0; conn && i < late->len; i++) {
-        VdVmCall *c = g_ptr_array_index(late, i);
+        g_autoptr(GPtrArray) answering = g_ptr_array_new();
+        gboolean stuck = FALSE, done;
 
         for (guint j = 0; j < c->n; j++) {
-            virDomainPtr dom;
-
             if (vdVmSamplingCheck(c->ids[j], vdVmSamplingBusyMs(), now))
-                continue;
-            /* the call needs domains of the connection it goes to */
-            dom = virDomainLookupByUUIDString(conn, c->ids[j]);
-            if (dom) {
-                g_ptr_array_add(rd, dom);
-                g_ptr_array_add(ri, c->ids[j]);
-            }
+                stuck = TRUE;
+            else
+                g_ptr_array_add(answering, c->ids[j]);
+        }
+        g_mutex_lock(&vdSampling.lock);
+        done = c->done; /* returned while it was checked */
+        if (!done && (stuck || overdue)) {
+            c->stuck = TRUE;
+            vdSampling.fig.calls_stuck++;
+        } else if (!done && !c->slow) {
+            c->slow = TRUE;
+            vdSampling.fig.calls_slow++;
+        }
+        g_mutex_unlock(&vdSampling.lock);
+        if (done)
+            continue;
+        if (!stuck && !overdue) {
+            slow = TRUE;
+            g_debug("VM sampling: a call on %u domains is slow; every QEMU answers", c->n);
+            continue;
+        }
+        if (c->n)
+            vdVmSamplingConnTaint(virDomainGetConnect(c->doms[0]));
+        if (!stuck)
+            continue; /* nothing identified: asking again would not help */
+        groups |= c->groups;
+        for (guint j = 0; j < answering->len; j++)
+            g_ptr_array_add(again, g_strdup(g_ptr_array_index(answering, j)));
+    }
+
+    if (again->len && (conn = vdVmSamplingConnGet(&vdSampling.sample_conn, NULL)))
+        listing = vdVmListingNew(conn); /* one call, not a lookup per domain */
+    for (guint i = 0; listing && i < again->len; i++) {
+        unsigned char uuid[VIR_UUID_BUFLEN];
+        int k;
+
+        /* the call needs domains of the connection it goes to */
+        if (vdVmUuidParse(g_ptr_array_index(again, i), uuid) &&
+            (k = vdVmListingFind(listing, uuid)) >= 0) {
+            g_ptr_array_add(rd, listing->doms[k]);
+            g_ptr_array_add(ri, listing->ids[k]);
         }
     }
     g_mutex_lock(&vdSampling.lock);
     if (rd->len && vdVmSamplingFreeThreadsLocked() > 0 && !vdSampling.stopping)
-        vdVmCallLaunchLocked(NULL, rd, ri, groups, g_get_monotonic_time(), NULL);
+        vdVmCallLaunchLocked(listing, rd, ri, groups, g_get_monotonic_time(), NULL);
+    if (slow && !vdSampling.stopping)
+        vdVmSamplingArmDeadline(t);
     changed = vdVmSamplingEvaluateLocked(g_get_monotonic_time());
     g_mutex_unlock(&vdSampling.lock);
     vdVmSamplingPublish(changed);
+    vdVmListingUnref(listing);
 }
 
 static void
@@ -938,8 +1059,8 @@ vdVmSamplingTickRun(void)
                                MAX(vdSampling.interval_us, 1));
     phase = vdSampling.gen % phases;
     stagger = phases > 1 && vdSampling.max_calls > 1 && n >= 2 * VD_VM_SAMPLING_MIN_PER_CALL;
-    block_tick = now - vdSampling.last_block_us >=
-                 vdSampling.block_interval_us - vdSampling.interval_us / 2;
+    block_tick =
+        now - vdSampling.last_block_us >= vdSampling.block_interval_us - vdSampling.interval_us / 2;
     if (block_tick)
         vdSampling.last_block_us = now;
     for (int i = 0; i < n; i++) {
@@ -971,8 +1092,7 @@ vdVmSamplingTickRun(void)
             g_array_index(check, gboolean, i) = TRUE;
         else if (e->skip_until_us > now)
             g_array_index(skip, gboolean, i) = TRUE;
-        g_array_index(need_dev, gboolean, i) =
-            !e->dev || e->dev->dom_id != dom_id || e->dev_stale;
+        g_array_index(need_dev, gboolean, i) = !e->dev || e->dev->dom_id != dom_id || e->dev_stale;
         if (!e->bwin[1])
             g_array_index(need_block, gboolean, i) = TRUE;
         else if (stagger)
@@ -999,8 +1119,7 @@ vdVmSamplingTickRun(void)
     /* Domains still in a call, frozen, or at the end of their skip time:
      * ask only the ones whose monitor is free. */
     for (int i = 0; i < n; i++) {
-        if (g_array_index(check, gboolean, i) &&
-            vdVmSamplingCheck(idv[i], busy_ms, now))
+        if (g_array_index(check, gboolean, i) && vdVmSamplingCheck(idv[i], busy_ms, now))
             g_array_index(skip, gboolean, i) = TRUE;
     }
 
@@ -1056,13 +1175,7 @@ vdVmSamplingTickRun(void)
         } else {
             /* Check the calls once stats_call_timeout has passed; the
              * tick itself does not wait, so the next one starts on time. */
-            GSource *src = g_timeout_source_new((guint)(vdSampling.call_timeout_us / 1000));
-
-            g_atomic_int_inc(&tick->ref);
-            g_source_set_callback(src, vdVmSamplingDeadlineTimer, tick,
-                                  (GDestroyNotify)vdVmTickUnref);
-            g_source_attach(src, vdSampling.ctx);
-            g_source_unref(src);
+            vdVmSamplingArmDeadline(tick);
         }
     }
     g_mutex_unlock(&vdSampling.lock);
@@ -1206,13 +1319,13 @@ vdVmSamplingStart(GError **error)
         return 0;
     if (vdVmSamplingSeconds("vars", "vm_sample_interval", 0.1, &vdSampling.interval_us, error) <
             0 ||
-        vdVmSamplingSeconds("vars", "vm_command_timeout", 0.1, &vdSampling.cmd_timeout_us,
-                            error) < 0 ||
+        vdVmSamplingSeconds("vars", "vm_command_timeout", 0.1, &vdSampling.cmd_timeout_us, error) <
+            0 ||
         vdVmSamplingSeconds("sampling", "stats_call_timeout", 0.05, &vdSampling.call_timeout_us,
                             error) < 0 ||
         vdVmSamplingSeconds("sampling", "unresponsive_ttl", 0.1, &vdSampling.ttl_us, error) < 0 ||
-        vdVmSamplingSeconds("sampling", "block_sample_interval", 0.1,
-                            &vdSampling.block_interval_us, error) < 0)
+        vdVmSamplingSeconds("sampling", "block_sample_interval", 0.1, &vdSampling.block_interval_us,
+                            error) < 0)
         return -1;
     if (calls < 1 || calls > VD_VM_SAMPLING_CALLS_MAX) {
         g_set_error(error, VD_ERROR, VD_ERR_INVALID_CONFIGURATION,
@@ -1223,8 +1336,8 @@ vdVmSamplingStart(GError **error)
     vdSampling.max_calls = (guint)calls;
     vdSampling.nowait = vdConfigGetBool("vars", "nowait_domain_stats");
     vdSampling.name_prefix = vdConfigGetString("devel", "sample_name_prefix");
-    vdSampling.pool = g_thread_pool_new(vdVmSamplingRun, NULL, VD_VM_SAMPLING_MAX_THREADS, FALSE,
-                                        error);
+    vdSampling.pool =
+        g_thread_pool_new(vdVmSamplingRun, NULL, VD_VM_SAMPLING_MAX_THREADS, FALSE, error);
     if (!vdSampling.pool)
         return -1;
 
@@ -1245,8 +1358,8 @@ vdVmSamplingStart(GError **error)
     g_source_attach(vdSampling.timer, vdSampling.ctx);
     g_info("VM sampling every %.1f s (%u concurrent calls, block stats every %.1f s, "
            "unresponsive after %.1f s)",
-           vdSampling.interval_us / 1e6, vdSampling.max_calls,
-           vdSampling.block_interval_us / 1e6, vdSampling.cmd_timeout_us / 1e6);
+           vdSampling.interval_us / 1e6, vdSampling.max_calls, vdSampling.block_interval_us / 1e6,
+           vdSampling.cmd_timeout_us / 1e6);
     return 0;
 }
 
@@ -1274,6 +1387,7 @@ vdVmSamplingStop(void)
     busy = vdSampling.tick_running || vdSampling.outstanding->len > 0;
     if (!busy) {
         vdVmSamplingListedClear();
+        g_clear_pointer(&vdSampling.ctl_listing, vdVmListingUnref);
         g_clear_pointer(&vdSampling.vms, g_hash_table_unref);
         g_clear_pointer(&vdSampling.outstanding, g_ptr_array_unref);
         g_clear_pointer(&vdSampling.ctx, g_main_context_unref);

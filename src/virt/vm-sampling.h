@@ -95,7 +95,9 @@ typedef struct {
     guint64 ticks;              /* ticks that ran */
     guint64 ticks_skipped;      /* ticks not started: the previous one still ran */
     guint64 calls;              /* bulk calls made */
-    guint64 calls_stuck;        /* calls that outlived stats_call_timeout */
+    guint64 calls_stuck;        /* calls past stats_call_timeout on a QEMU that does not answer */
+    guint64 calls_slow;         /* calls past stats_call_timeout with every QEMU answering */
+    guint64 connections;        /* sample and control connections opened */
     guint64 samples_dropped;    /* stale samples dropped */
     guint calls_outstanding;    /* calls in libvirt right now */
     guint vms;                  /* VMs in the cache */

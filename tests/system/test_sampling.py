@@ -6,6 +6,8 @@ a libvirtd restart, and GET /metrics checked with Debian's promtool.
 Domains are named vdt4-*; see sampling_fixtures.py.
 """
 
+import os
+import signal
 import subprocess
 import threading
 import time
@@ -191,6 +193,52 @@ def test_libvirt_call_timeout_unresponsive(sapi, events):
              interval=0.1, what="monitorResponse back to 0")
     responses = [d.get("monitorResponse") for d in events.of(vm.id)]
     assert "-1" in responses and responses[-1] == "0", responses
+
+
+def _counter(daemon, name):
+    _, _, text = get_metrics(daemon)
+    return metric_values(text, name).get("", 0.0)
+
+
+def test_slow_libvirtd_is_not_stuck(sapi, events):
+    """libvirtd stopped (SIGSTOP) for longer than stats_call_timeout while
+    no QEMU monitor is in use: the calls are late but every QEMU answers,
+    so none counts as stuck, the sampler keeps its connections (asking the
+    domains again would only add to a slow libvirtd's load), no VM turns
+    "-1", and the samples are fresh again once libvirtd runs."""
+    vms = create_vms(sapi, 2, disk=False)
+    wait_sampled(sapi, vms)
+    wait_for(lambda: all(sapi.stats(vm.id)["monitorResponse"] == "0" for vm in vms), 10,
+             interval=0.1, what="monitorResponse 0 before the stop")
+    stuck0 = _counter(sapi.daemon, "vdsm_vm_sampling_calls_stuck_total")
+    conns0 = _counter(sapi.daemon, "vdsm_vm_sampling_connections_total")
+    pid = libvirtd_pid()
+    assert pid
+    # Stop it just after a sample ended, so that no monitor call is under
+    # way (its busy time would run on while libvirtd is stopped).
+    ticks = _counter(sapi.daemon, "vdsm_vm_sampling_ticks_total")
+    wait_for(lambda: _counter(sapi.daemon, "vdsm_vm_sampling_ticks_total") > ticks, 10,
+             interval=0.02, what="a sample to end")
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        time.sleep(CALL_TIMEOUT + 1.5 * INTERVAL)  # a tick's calls pass their deadline
+        assert sapi.call("Host.ping2") is True
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    t_cont = time.monotonic()
+
+    def fresh():
+        st = all_stats(sapi)
+        return all(sample_age(st[vm.id]) is not None and sample_age(st[vm.id]) < INTERVAL + 0.5
+                   and st[vm.id]["monitorResponse"] == "0" for vm in vms)
+    wait_for(fresh, 3 * INTERVAL + 2, interval=0.1, what="fresh stats after libvirtd continued")
+    assert time.monotonic() - t_cont < 3 * INTERVAL + 2
+    assert _counter(sapi.daemon, "vdsm_vm_sampling_calls_stuck_total") == stuck0
+    # the sample connection was kept (the control one may have been opened
+    # for the first checks, during the stop)
+    assert _counter(sapi.daemon, "vdsm_vm_sampling_connections_total") <= conns0 + 1
+    for vm in vms:
+        assert "-1" not in [d.get("monitorResponse") for d in events.of(vm.id)]
 
 
 def _check_consistent(api, daemon):

@@ -4,6 +4,8 @@
 #include "virt/libvirt-events.h"
 
 #include <libvirt/libvirt.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 typedef struct {
@@ -195,6 +197,79 @@ test_timer(void)
     g_assert_true(seenWait(&s, seenFreed));
 }
 
+/* Context switches of the thread named "test-events" so far. */
+static long
+eventThreadSwitches(void)
+{
+    g_autoptr(GDir) dir = g_dir_open("/proc/self/task", 0, NULL);
+    const char *tid;
+
+    g_assert_nonnull(dir);
+    while ((tid = g_dir_read_name(dir))) {
+        g_autofree char *comm_path = g_strdup_printf("/proc/self/task/%s/comm", tid);
+        g_autofree char *status_path = g_strdup_printf("/proc/self/task/%s/status", tid);
+        g_autofree char *comm = NULL;
+        g_autofree char *status = NULL;
+        const char *line;
+
+        if (!g_file_get_contents(comm_path, &comm, NULL, NULL) ||
+            !g_str_equal(g_strstrip(comm), "test-events") ||
+            !g_file_get_contents(status_path, &status, NULL, NULL))
+            continue;
+        line = strstr(status, "voluntary_ctxt_switches:");
+        g_assert_nonnull(line);
+        return strtol(line + strlen("voluntary_ctxt_switches:"), NULL, 10);
+    }
+    g_assert_not_reached();
+    return -1;
+}
+
+/* An update that pushes a timer back (libvirt's keepalive, on every
+ * message received) does not fire it early nor wake the event thread each
+ * time; an update that makes it due sooner takes effect at once. */
+static void
+test_timer_postpone(void)
+{
+    Seen s;
+    int timer;
+    long before, woken;
+    gint64 start;
+
+    seenInit(&s);
+    timer = virEventAddTimeout(200, onTimer, &s, onFree);
+    g_assert_cmpint(timer, >, 0);
+    before = eventThreadSwitches();
+    start = g_get_monotonic_time();
+    for (int i = 0; i < 1000; i++) {
+        virEventUpdateTimeout(timer, 200);
+        g_usleep(500);
+    }
+    woken = eventThreadSwitches() - before;
+    g_mutex_lock(&s.lock);
+    /* postponed all along (unless this loop itself was descheduled for 200 ms) */
+    if (g_get_monotonic_time() - start < 2 * G_USEC_PER_SEC)
+        g_assert_cmpint(s.calls, ==, 0);
+    g_mutex_unlock(&s.lock);
+    /* once per armed period at most, not once per update (1000) */
+    g_assert_cmpint(woken, <, 100);
+    g_assert_true(seenWait(&s, seenCalled));
+
+    /* due much later, then sooner: the sooner one counts */
+    virEventUpdateTimeout(timer, -1);
+    g_usleep(50 * 1000);
+    g_mutex_lock(&s.lock);
+    s.calls = 0;
+    g_mutex_unlock(&s.lock);
+    virEventUpdateTimeout(timer, 60 * 1000);
+    virEventUpdateTimeout(timer, 20);
+    start = g_get_monotonic_time();
+    g_assert_true(seenWait(&s, seenCalled));
+    g_assert_cmpint(g_get_monotonic_time() - start, <, 5 * G_USEC_PER_SEC);
+
+    g_assert_cmpint(virEventRemoveTimeout(timer), ==, 0);
+    g_assert_true(seenWait(&s, seenFreed));
+}
+
 /* Stopping the thread stops dispatching; starting it again resumes. */
 static void
 test_stop_start(void)
@@ -222,6 +297,7 @@ main(int argc, char **argv)
     g_test_add_func("/libvirt-events/handle", test_handle);
     g_test_add_func("/libvirt-events/hangup", test_hangup);
     g_test_add_func("/libvirt-events/timer", test_timer);
+    g_test_add_func("/libvirt-events/timer-postpone", test_timer_postpone);
     g_test_add_func("/libvirt-events/stop-start", test_stop_start);
     return g_test_run();
 }
