@@ -259,16 +259,24 @@ class Bench:
                     - m0.get("vdsm_vm_sampling_block_vm_samples_total", 0))
             nb = ticks - bticks
             ticks = max(ticks, 1)
+            # CPU is per full sample of all N VMs: VMs stored / N (a tick
+            # skips the VMs still in an earlier tick's calls, so on a slow
+            # host ticks can be partial); builds without the counter: ticks
+            full = ticks
+            if a.n and "vdsm_vm_sampling_vm_samples_total" in m1:
+                full = max((m1["vdsm_vm_sampling_vm_samples_total"]
+                            - m0["vdsm_vm_sampling_vm_samples_total"]) / a.n, 0.01)
             fig = dict(wall_ms=secs / ticks * 1000,
-                       threads_cpu_ms={k: v / ticks * 1000 for k, v in per_name.items()},
+                       threads_cpu_ms={k: v / full * 1000 for k, v in per_name.items()},
                        wall_noblock_ms=(secs - bsecs) / nb * 1000 if nb else None,
                        wall_block_ms=bsecs / bticks * 1000 if bticks else None,
                        # nanoseconds from schedstat unless a thread ended meanwhile
-                       cpu_ms=(fine if fine is not None else c1 - c0) / ticks * 1000,
-                       sampler_cpu_ms=scpu / ticks * 1000,
+                       cpu_ms=(fine if fine is not None else c1 - c0) / full * 1000,
+                       sampler_cpu_ms=scpu / full * 1000,
                        list_ms=lsecs / ticks * 1000,
-                       libvirtd_ms=lcpu / ticks * 1000 if lcpu is not None else None,
-                       ticks=ticks, block_ticks=bticks, block_vms_per_tick=bvms / ticks,
+                       libvirtd_ms=lcpu / full * 1000 if lcpu is not None else None,
+                       ticks=ticks, full_samples=full, block_ticks=bticks,
+                       block_vms_per_tick=bvms / ticks,
                        stuck_calls=m1["vdsm_vm_sampling_calls_stuck_total"],
                        # since start; older builds do not have them
                        slow_calls=m1.get("vdsm_vm_sampling_calls_slow_total"),
@@ -430,11 +438,11 @@ class Bench:
             # stats (docs/sampling.md): then no tick is a "block" tick.
             print("vdsmd: ticks asking every VM for block stats %s ms (%s× ref), the others %s ms "
                   "(%s× ref); %d ticks, %d asking every VM, %.1f VMs asked for block stats per "
-                  "tick; %d stuck calls, %d skipped" % (
+                  "tick; %.1f full samples; %d stuck calls, %d skipped" % (
                       num(v["wall_block_ms"]), ratio(v["wall_block_ms"], ref["wall_ms"]),
                       num(v["wall_noblock_ms"]), ratio(v["wall_noblock_ms"], ref["wall_ms"]),
                       v["ticks"], v["block_ticks"], v.get("block_vms_per_tick", 0),
-                      v["stuck_calls"], v["skipped"]))
+                      v.get("full_samples", v["ticks"]), v["stuck_calls"], v["skipped"]))
             print("vdsmd: sampler threads' own CPU %.2f ms per sample (%s× ref); the rest of "
                   "the process %.2f ms; listing the domains %.1f ms of the wall time" % (
                       v["sampler_cpu_ms"], ratio(v["sampler_cpu_ms"], ref["cpu_ms"]),
@@ -480,7 +488,9 @@ def main():
                    help="vdsmd-arena16: vdsmd with glibc's default-sized malloc arenas "
                    "(MALLOC_ARENA_MAX=16 on 2 cores) instead of its own 2, for the RSS; "
                    "also: split2 (2 concurrent calls), vdsmd-calls2 (vdsmd with "
-                   "[sampling] max_concurrent_calls = 2), vdsmd-alt (--alt-build's vdsmd)")
+                   "[sampling] max_concurrent_calls = 2; vdsmd-calls4 the same with 4), "
+                   "vdsmd-alt (--alt-build's vdsmd), "
+                   "split-events (4 and 2 concurrent calls with libvirt's event loop running)")
     p.add_argument("--alt-build", type=pathlib.Path, default=None,
                    help="tool vdsmd-alt: the vdsmd of this build directory (an A/B of two commits)")
     p.add_argument("--json", default=None, help="append results to this file")
@@ -507,6 +517,12 @@ def main():
     if "split2" in tools:
         b.probe("split2-noblk", "--mode", "split", "--split", "2", "--groups",
                 str(VDSM_GROUPS & ~32), samples=args.samples)
+    if "split-events" in tools:
+        # what a daemon that receives domain events pays on top: libvirt's
+        # event loop running (the socket watch and keepalive re-armed per call)
+        for k in ("4", "2"):
+            b.probe("split%s-noblk-ev" % k, "--mode", "split", "--split", k, "--groups",
+                    str(VDSM_GROUPS & ~32), "--event-loop", samples=args.samples)
     if "perdomain" in tools:
         b.probe("perdomain", "--mode", "perdomain", samples=max(3, args.samples // 3))
     for name, fn in (("vdsmd", b.vdsmd),
@@ -516,6 +532,8 @@ def main():
                       lambda: b.vdsmd("vdsmd-alt", build=args.alt_build)),
                      ("vdsmd-calls2",
                       lambda: b.vdsmd("vdsmd-calls2", None, "max_concurrent_calls = 2\n")),
+                     ("vdsmd-calls4",
+                      lambda: b.vdsmd("vdsmd-calls4", None, "max_concurrent_calls = 4\n")),
                      ("collectd", b.collectd), ("exporter", b.exporter)):
         if name in tools:
             try:

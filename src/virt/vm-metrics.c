@@ -343,8 +343,12 @@ vdMetricsSampler(GString *out, guint nvms)
     } one[] = {
         {"vdsm_vms", "gauge", "VMs this host reports.", (double)nvms},
         {"vdsm_vm_sampling_ticks_total", "counter", "VM samples taken.", (double)fig.ticks},
+        {"vdsm_vm_sampling_vm_samples_total", "counter",
+         "Samples of single VMs stored (a full sample of N VMs stores N).", (double)fig.vm_samples},
         {"vdsm_vm_sampling_ticks_skipped_total", "counter",
-         "VM samples not started because the previous one still ran.", (double)fig.ticks_skipped},
+         "VM samples not started because the previous one still ran or every VM was "
+         "still in its calls.",
+         (double)fig.ticks_skipped},
         {"vdsm_vm_sampling_calls_total", "counter", "Bulk stats calls made.", (double)fig.calls},
         {"vdsm_vm_sampling_calls_stuck_total", "counter",
          "Bulk stats calls that outlived [sampling] stats_call_timeout on a QEMU that does not "

@@ -79,7 +79,7 @@ typedef struct {
     gboolean timed_out;     /* a call on it timed out; cleared when it answers */
     guint frozen;           /* consecutive samples in which a running VM got no CPU */
     gboolean published_ok;  /* monitorResponse as last evaluated */
-    guint busy;             /* outstanding calls that cover it */
+    guint busy;             /* outstanding calls that cover it, not declared stuck */
 } VdVmEntry;
 
 /* One tick's calls: the tick is complete (a full sample of all VMs) when
@@ -283,6 +283,7 @@ vdVmEntryStoreLocked(VdVmEntry *e, VdVmSample *sample)
         e->skip_until_us = 0;
     }
     vdVmWindowPushLocked(e->win, sample);
+    vdSampling.fig.vm_samples++;
     if (sample->have & VD_VM_HAVE_BLOCK)
         vdVmWindowPushLocked(e->bwin, sample);
     /* A NIC the device info does not know: hot-plugged, read the XML again. */
@@ -688,7 +689,7 @@ vdVmCallRun(VdVmCall *c)
     for (guint i = 0; vdSampling.vms && i < c->n; i++) {
         VdVmEntry *e = g_hash_table_lookup(vdSampling.vms, c->ids[i]);
 
-        if (e && e->busy)
+        if (e && e->busy && !c->stuck) /* a stuck call released them */
             e->busy--;
         if (e && e->frozen > 0 && !e->timed_out)
             g_array_append_val(frozen, i);
@@ -880,8 +881,16 @@ vdVmSamplingDeadlineRun(VdVmTick *t)
         g_mutex_lock(&vdSampling.lock);
         done = c->done; /* returned while it was checked */
         if (!done && (stuck || overdue)) {
+            /* its domains are no longer in flight: the unresponsive ones
+             * are skipped, the others asked again (below, and by the ticks) */
             c->stuck = TRUE;
             vdSampling.fig.calls_stuck++;
+            for (guint j = 0; vdSampling.vms && j < c->n; j++) {
+                VdVmEntry *e = g_hash_table_lookup(vdSampling.vms, c->ids[j]);
+
+                if (e && e->busy)
+                    e->busy--;
+            }
         } else if (!done && !c->slow) {
             c->slow = TRUE;
             vdSampling.fig.calls_slow++;
@@ -1026,6 +1035,7 @@ vdVmSamplingTickRun(void)
     gboolean block_tick = FALSE, stagger;
     guint phases, phase;
     gint64 busy_ms = vdVmSamplingBusyMs();
+    guint in_flight = 0;
 
     if (conn)
         listing = vdVmSamplingListDomains(conn, now);
@@ -1088,7 +1098,13 @@ vdVmSamplingTickRun(void)
             e->name = g_strdup(listing->names[i]);
         }
         e->seen_gen = vdSampling.gen;
-        if (e->busy > 0 || e->frozen > 0 || (e->skip_until_us && now >= e->skip_until_us))
+        if (e->busy > 0) {
+            /* In flight: a call that is not stuck covers it and will
+             * answer for it (asking it again would only add load; the
+             * deadline finds out if that call gets stuck). */
+            g_array_index(skip, gboolean, i) = TRUE;
+            in_flight++;
+        } else if (e->frozen > 0 || (e->skip_until_us && now >= e->skip_until_us))
             g_array_index(check, gboolean, i) = TRUE;
         else if (e->skip_until_us > now)
             g_array_index(skip, gboolean, i) = TRUE;
@@ -1142,6 +1158,13 @@ vdVmSamplingTickRun(void)
         total = bd->len + nd->len;
         k = MIN(vdSampling.max_calls, vdVmSamplingFreeThreadsLocked());
         k = MIN(k, MAX(1, (total + VD_VM_SAMPLING_MIN_PER_CALL - 1) / VD_VM_SAMPLING_MIN_PER_CALL));
+        if (!total && in_flight) {
+            /* every VM still in the previous calls: as VDSM, no new sample */
+            vdSampling.fig.ticks_skipped++;
+            g_debug("VM sampling: all %u VMs are still in the previous calls; tick skipped",
+                    in_flight);
+            goto done;
+        }
         if (total && k == 0) {
             g_warning("VM sampling: all %d sampler threads wait on stuck calls; tick skipped",
                       VD_VM_SAMPLING_MAX_THREADS);
@@ -1313,7 +1336,8 @@ vdVmSamplingSeconds(const char *section, const char *key, double min, gint64 *ou
 int
 vdVmSamplingStart(GError **error)
 {
-    gint64 calls = vdConfigGetInt("sampling", "max_concurrent_calls");
+    const char *calls_str = vdConfigGetString("sampling", "max_concurrent_calls");
+    gint64 calls = 0;
 
     if (vdSampling.pool)
         return 0;
@@ -1327,12 +1351,19 @@ vdVmSamplingStart(GError **error)
         vdVmSamplingSeconds("sampling", "block_sample_interval", 0.1, &vdSampling.block_interval_us,
                             error) < 0)
         return -1;
-    if (calls < 1 || calls > VD_VM_SAMPLING_CALLS_MAX) {
+    if (!g_ascii_string_to_signed(calls_str, 10, 0, VD_VM_SAMPLING_CALLS_MAX, &calls, NULL)) {
         g_set_error(error, VD_ERROR, VD_ERR_INVALID_CONFIGURATION,
-                    "[sampling] max_concurrent_calls must be 1..%d, not %" G_GINT64_FORMAT,
-                    VD_VM_SAMPLING_CALLS_MAX, calls);
+                    "[sampling] max_concurrent_calls must be 1..%d (0: by the CPUs), not '%s'",
+                    VD_VM_SAMPLING_CALLS_MAX, calls_str);
         return -1;
     }
+    /* More concurrent calls overlap more of libvirtd's waits on the QEMUs,
+     * but every call costs client CPU, and past the number of CPUs they
+     * only compete (docs/benchmarks-stats.md: on 2 cores, 2 calls took
+     * less wall time and half the CPU of 4 on a loaded host). */
+    if (calls == 0)
+        calls = CLAMP(g_get_num_processors(), 2, 4);
+    g_info("VM sampling: up to %" G_GINT64_FORMAT " concurrent stats calls", calls);
     vdSampling.max_calls = (guint)calls;
     vdSampling.nowait = vdConfigGetBool("vars", "nowait_domain_stats");
     vdSampling.name_prefix = vdConfigGetString("devel", "sample_name_prefix");

@@ -99,6 +99,7 @@ typedef struct {
     guint64 calls_slow;         /* calls past stats_call_timeout with every QEMU answering */
     guint64 connections;        /* sample and control connections opened */
     guint64 samples_dropped;    /* stale samples dropped */
+    guint64 vm_samples;         /* VM samples stored (a full sample of N VMs stores N) */
     guint calls_outstanding;    /* calls in libvirt right now */
     guint vms;                  /* VMs in the cache */
     guint unresponsive;         /* VMs reported unresponsive right now */

@@ -19,7 +19,7 @@ from sampling_fixtures import (CALL_TIMEOUT, COMMAND_TIMEOUT, INTERVAL, PREFIX, 
                                promtool_check, sample_age, stop_qemu, wait_sampled)
 from sampling_fixtures import events, sapi, sampling_daemon, sampling_env  # noqa: F401
 from vdsmtest import wait_for
-from vm_fixtures import VIRSH, VdsmError, ensure_libvirtd, libvirtd_pid
+from vm_fixtures import VIRSH, VdsmError, ensure_libvirtd, libvirtd_pid, vm_overrides
 
 # How late "fresh" may be: one interval, the call timeout after which a
 # stuck call's other domains are asked again, and scheduling slack on a
@@ -365,10 +365,31 @@ def test_metrics_plain_port(sampling_env, vdsmd_factory, trust_store):
     """With TLS on the API port, [metrics] http_port serves GET /metrics in
     plain HTTP to a scraper without a client certificate, and nothing else."""
     from conftest import free_port
-    from vm_fixtures import vm_overrides
     port = free_port()
     daemon = vdsmd_factory(ssl=True, overrides=vm_overrides(sampling_env, {
         "metrics": {"http_port": str(port), "http_address": "127.0.0.1"}}))
     status, ctype, text = get_metrics(daemon, port=port)
     assert status == 200 and "vdsm_host_cpu_seconds_total" in text
     promtool_check(text)
+
+
+@pytest.mark.parametrize("value", ["9", "-1", "many", "2x"])
+def test_max_concurrent_calls_bad(sampling_env, trust_store, value):
+    """A max_concurrent_calls that is not a number in 0..8 stops vdsmd at
+    start with a clear message naming the key."""
+    from conftest import Vdsmd
+    daemon = Vdsmd(sampling_env, trust_store, ssl=False, overrides=vm_overrides(
+        sampling_env, {"sampling": {"max_concurrent_calls": value}}))
+    with pytest.raises(AssertionError) as info:
+        daemon.start()
+    assert "exited during start-up" in str(info.value)
+    assert "max_concurrent_calls must be" in str(info.value), str(info.value)
+    assert "'%s'" % value in str(info.value), str(info.value)
+
+
+def test_max_concurrent_calls_by_cpus(sapi):
+    """The default (0) asks as many concurrent calls as the host has CPUs,
+    2 to 4."""
+    want = min(max(os.cpu_count(), 2), 4)
+    wait_for(lambda: "up to %d concurrent stats calls" % want in sapi.daemon.log_text(), 10,
+             interval=0.1, what="the number of calls in the log")

@@ -233,7 +233,7 @@ test_timer_postpone(void)
     Seen s;
     int timer;
     long before, woken;
-    gint64 start;
+    gint64 start, elapsed_ms;
 
     seenInit(&s);
     timer = virEventAddTimeout(200, onTimer, &s, onFree);
@@ -245,13 +245,15 @@ test_timer_postpone(void)
         g_usleep(500);
     }
     woken = eventThreadSwitches() - before;
+    elapsed_ms = (g_get_monotonic_time() - start) / 1000;
     g_mutex_lock(&s.lock);
     /* postponed all along (unless this loop itself was descheduled for 200 ms) */
-    if (g_get_monotonic_time() - start < 2 * G_USEC_PER_SEC)
+    if (elapsed_ms < 2000)
         g_assert_cmpint(s.calls, ==, 0);
     g_mutex_unlock(&s.lock);
-    /* once per armed period at most, not once per update (1000) */
-    g_assert_cmpint(woken, <, 100);
+    /* about once per armed period (200 ms; a loaded host stretches the
+     * loop), not once per update (1000) */
+    g_assert_cmpint(woken, <, 50 + elapsed_ms / 100);
     g_assert_true(seenWait(&s, seenCalled));
 
     /* due much later, then sooner: the sooner one counts */
