@@ -88,6 +88,7 @@ typedef struct {
     gint ref;
     gint64 start_us;
     gboolean block;         /* asked for the slow groups */
+    gboolean reask;         /* a stuck call's other domains, asked again: not a sample */
     guint pending;          /* calls not returned yet (under the lock) */
     GPtrArray *calls;       /* VdVmCall* (a reference each) */
 } VdVmTick;
@@ -413,6 +414,8 @@ vdVmTickCompleteLocked(VdVmTick *t)
 {
     gint64 wall = g_get_monotonic_time() - t->start_us;
 
+    if (t->reask)
+        return;
     vdSampling.fig.ticks++;
     vdSampling.fig.last_tick_us = wall;
     vdSampling.fig.tick_us_total += wall;
@@ -833,8 +836,7 @@ vdVmSamplingArmDeadline(VdVmTick *t)
  * monitor does not answer is *stuck*: those domains are unresponsive, the
  * call's connection takes no new calls, and its other domains are asked
  * again at once by one new call (listed on the fresh connection), which
- * nothing waits for (if it gets stuck too, the next tick checks its
- * domains like any other outstanding call).  A late call whose domains
+ * gets a deadline of its own.  A late call whose domains
  * all answer is *slow* (a loaded host, not a stuck QEMU): asking them
  * again would only add to libvirtd's load, so it is left to finish.
  * After vm_command_timeout a slow call counts as stuck anyway (libvirtd
@@ -926,8 +928,16 @@ vdVmSamplingDeadlineRun(VdVmTick *t)
         }
     }
     g_mutex_lock(&vdSampling.lock);
-    if (rd->len && vdVmSamplingFreeThreadsLocked() > 0 && !vdSampling.stopping)
-        vdVmCallLaunchLocked(listing, rd, ri, groups, g_get_monotonic_time(), NULL);
+    if (rd->len && vdVmSamplingFreeThreadsLocked() > 0 && !vdSampling.stopping) {
+        /* with a deadline of its own: one of them may get stuck in turn */
+        gint64 start = g_get_monotonic_time();
+        VdVmTick *again_tick = vdVmTickNew(start, FALSE);
+
+        again_tick->reask = TRUE;
+        vdVmCallLaunchLocked(listing, rd, ri, groups, start, again_tick);
+        vdVmSamplingArmDeadline(again_tick);
+        vdVmTickUnref(again_tick);
+    }
     if (slow && !vdSampling.stopping)
         vdVmSamplingArmDeadline(t);
     changed = vdVmSamplingEvaluateLocked(g_get_monotonic_time());
@@ -1170,8 +1180,14 @@ vdVmSamplingTickRun(void)
                       VD_VM_SAMPLING_MAX_THREADS);
             goto done;
         }
-        /* With one call, the others' slow groups ride along (below). */
-        tick = vdVmTickNew(now, bd->len > 0 && (nd->len == 0 || k == 1));
+        /* A partial tick (VMs in flight: a slow host) gives its block VMs a
+         * call of their own rather than the slow groups to every VM. */
+        if (in_flight && k == 1 && bd->len && nd->len && vdSampling.max_calls > 1 &&
+            vdVmSamplingFreeThreadsLocked() > 1)
+            k = 2;
+        /* With one call, the others' slow groups ride along (below).  A
+         * block tick asks every VM: none may be in flight. */
+        tick = vdVmTickNew(now, !in_flight && bd->len > 0 && (nd->len == 0 || k == 1));
         vdSampling.fig.block_vm_samples += bd->len > 0 && k == 1 ? total : bd->len;
         if (total && (k == 1 || !nd->len || !bd->len)) {
             /* One kind of call only: a lone new VM's slow groups ride along. */
