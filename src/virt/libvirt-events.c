@@ -288,8 +288,8 @@ vdLibvirtEventsStart(const char *thread_name)
     if (g_once_init_enter(&registered)) {
         vdEvContext = g_main_context_new();
         vdEvSources = g_hash_table_new(g_direct_hash, g_direct_equal);
-        virEventRegisterImpl(vdEvAddHandle, vdEvUpdateHandle, vdEvRemoveHandle, vdEvAddTimeout,
-                             vdEvUpdateTimeout, vdEvRemoveTimeout);
+        virEventRegisterImpl(vdEvAddHandle, vdEvUpdateHandle, vdEvRemoveHandle,
+                             vdEvAddTimeout, vdEvUpdateTimeout, vdEvRemoveTimeout);
         g_once_init_leave(&registered, 1);
     }
     if (vdEvThread)

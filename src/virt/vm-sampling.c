@@ -323,8 +323,8 @@ vdVmSamplingConnOpen(GError **error)
     virConnectPtr conn = virConnectOpen(uri);
 
     if (!conn) {
-        g_set_error(error, VD_ERROR, VD_ERR_UNEXPECTED, "cannot connect to libvirt at %s: %s", uri,
-                    virGetLastErrorMessage());
+        g_set_error(error, VD_ERROR, VD_ERR_UNEXPECTED, "cannot connect to libvirt at %s: %s",
+                    uri, virGetLastErrorMessage());
         return NULL;
     }
     /* Needs libvirt's event loop (the VM layer runs it); harmless without. */
@@ -1079,8 +1079,8 @@ vdVmSamplingTickRun(void)
                                MAX(vdSampling.interval_us, 1));
     phase = vdSampling.gen % phases;
     stagger = phases > 1 && vdSampling.max_calls > 1 && n >= 2 * VD_VM_SAMPLING_MIN_PER_CALL;
-    block_tick =
-        now - vdSampling.last_block_us >= vdSampling.block_interval_us - vdSampling.interval_us / 2;
+    block_tick = now - vdSampling.last_block_us >=
+                 vdSampling.block_interval_us - vdSampling.interval_us / 2;
     if (block_tick)
         vdSampling.last_block_us = now;
     for (int i = 0; i < n; i++) {
