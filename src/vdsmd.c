@@ -1,7 +1,9 @@
 /* vdsmd.c - the daemon's entry point.
  *
- * Start-up order matters: configuration and logging; the listener loads
- * the TLS keys and binds the port while still root; privileges are
+ * Start-up order matters: configuration and logging, and every module's
+ * values checked before anything binds (a bad value exits before a client
+ * can connect); the listener loads the TLS keys and binds the port while
+ * still root; privileges are
  * dropped to the unprivileged user before any worker thread exists; then
  * the rpc pool, the host sampler and the listener start, and the ready
  * gate (code 99) opens once start-up work is done.  One GLib main loop
@@ -202,6 +204,13 @@ main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     g_info("vdsmd %s starting", VDSM_VERSION);
 
+    /* Every value is checked before the port is bound: a client must
+     * never connect to a daemon that is about to exit. */
+    if (vdHostSamplerConfigure(&error) < 0 || vdVmManagerConfigure(&error) < 0 ||
+        vdVmSamplingConfigure(&error) < 0) {
+        g_critical("cannot start: %s", error->message);
+        return 1;
+    }
     loop = g_main_loop_new(NULL, FALSE);
     vdMainCallInit(g_main_context_default());
     /* Bind and load keys first: they may need root. */

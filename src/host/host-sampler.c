@@ -378,10 +378,9 @@ vdSamplerTick(gpointer data)
 }
 
 int
-vdHostSamplerStart(GError **error)
+vdHostSamplerConfigure(GError **error)
 {
     gint64 interval = vdConfigGetInt("vars", "host_sample_stats_interval");
-    g_autoptr(GMainContext) ctx = NULL;
 
     if (interval <= 0 || interval > VD_HOST_SAMPLE_INTERVAL_MAX) {
         g_set_error(
@@ -390,6 +389,17 @@ vdHostSamplerStart(GError **error)
             VD_HOST_SAMPLE_INTERVAL_MAX, interval);
         return -1;
     }
+    return 0;
+}
+
+int
+vdHostSamplerStart(GError **error)
+{
+    gint64 interval = vdConfigGetInt("vars", "host_sample_stats_interval");
+    g_autoptr(GMainContext) ctx = NULL;
+
+    if (vdHostSamplerConfigure(error) < 0)
+        return -1;
     if (vdSamplerSource)
         return 0;
 

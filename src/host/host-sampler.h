@@ -70,6 +70,9 @@ void vdHostSampleUnref(VdHostSample *sample);
 VdHostSample *vdHostSampleNew(void);
 void vdHostNicSampleFree(VdHostNicSample *nic);
 
+/* Check the interval (main thread, before vdsmd binds its port).  -1
+ * with @error when invalid. */
+int vdHostSamplerConfigure(GError **error);
 /* Start sampling on the thread-default main context of the caller (call
  * from main once the context exists).  Takes the first sample
  * synchronously so the window is never empty.  Returns -1 with @error for

@@ -312,10 +312,9 @@ vdVmManagerCounters(VdHostVmCounters *counters)
 /* --- start/stop -------------------------------------------------------- */
 
 int
-vdVmManagerStart(VdVmReadyFunc ready, gpointer data, GError **error)
+vdVmManagerConfigure(GError **error)
 {
     gint64 creations = vdConfigGetInt("vars", "max_concurrent_vm_creations");
-    const char *hiber_dir = vdConfigGetString("vars", "hibernation_dir");
 
     if (creations < 1 || creations > 256) {
         g_set_error(error, VD_ERROR, VD_ERR_INVALID_CONFIGURATION,
@@ -323,6 +322,17 @@ vdVmManagerStart(VdVmReadyFunc ready, gpointer data, GError **error)
                     creations);
         return -1;
     }
+    return 0;
+}
+
+int
+vdVmManagerStart(VdVmReadyFunc ready, gpointer data, GError **error)
+{
+    gint64 creations = vdConfigGetInt("vars", "max_concurrent_vm_creations");
+    const char *hiber_dir = vdConfigGetString("vars", "hibernation_dir");
+
+    if (vdVmManagerConfigure(error) < 0)
+        return -1;
     vdVmReadyCb = ready;
     vdVmReadyData = data;
     vdVmHeldEvents = g_array_new(FALSE, FALSE, sizeof(VdVmEvent));

@@ -28,6 +28,9 @@
 /* Called on the main loop once recovery has finished. */
 typedef void (*VdVmReadyFunc)(gpointer data);
 
+/* Check the layer's configuration (main thread, before vdsmd binds its
+ * port).  -1 with @error for invalid configuration. */
+int vdVmManagerConfigure(GError **error);
 /* Start the layer (main thread, main loop not yet running is fine).
  * Returns -1 only for invalid configuration; libvirt being down is not an
  * error (recovery retries). */

@@ -1350,7 +1350,7 @@ vdVmSamplingSeconds(const char *section, const char *key, double min, gint64 *ou
 }
 
 int
-vdVmSamplingStart(GError **error)
+vdVmSamplingConfigure(GError **error)
 {
     const char *calls_str = vdConfigGetString("sampling", "max_concurrent_calls");
     gint64 calls = 0;
@@ -1379,10 +1379,20 @@ vdVmSamplingStart(GError **error)
      * less wall time and half the CPU of 4 on a loaded host). */
     if (calls == 0)
         calls = CLAMP(g_get_num_processors(), 2, 4);
-    g_info("VM sampling: up to %" G_GINT64_FORMAT " concurrent stats calls", calls);
     vdSampling.max_calls = (guint)calls;
     vdSampling.nowait = vdConfigGetBool("vars", "nowait_domain_stats");
     vdSampling.name_prefix = vdConfigGetString("devel", "sample_name_prefix");
+    return 0;
+}
+
+int
+vdVmSamplingStart(GError **error)
+{
+    if (vdSampling.pool)
+        return 0;
+    if (vdVmSamplingConfigure(error) < 0)
+        return -1;
+    g_info("VM sampling: up to %u concurrent stats calls", vdSampling.max_calls);
     vdSampling.pool =
         g_thread_pool_new(vdVmSamplingRun, NULL, VD_VM_SAMPLING_MAX_THREADS, FALSE, error);
     if (!vdSampling.pool)

@@ -46,8 +46,13 @@
  * calls stuck on unresponsive QEMUs. */
 #define VD_VM_SAMPLING_MAX_THREADS 12
 
+/* Read and check the configuration (main thread, before vdsmd binds its
+ * port, so that a bad value stops it before any client connects).  -1
+ * with @error for invalid configuration. */
+int vdVmSamplingConfigure(GError **error);
 /* Start sampling (main thread, once the main context exists and the VM
- * layer is started).  -1 with @error for invalid configuration. */
+ * layer is started); configures first.  -1 with @error for invalid
+ * configuration. */
 int vdVmSamplingStart(GError **error);
 /* Stop the timer and the pool (main thread, at exit, before the VM layer
  * closes the libvirt connection).  Calls stuck in libvirt are abandoned. */

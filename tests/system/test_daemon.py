@@ -5,6 +5,7 @@ import os
 import pwd
 import re
 import signal
+import socket
 import subprocess
 import time
 
@@ -70,6 +71,36 @@ def test_missing_config_file_refused(tmp_path):
     proc = subprocess.run([str(VDSMD), "--config", str(tmp_path / "nope.conf")],
                           capture_output=True, text=True, timeout=30)
     assert proc.returncode != 0
+
+
+@pytest.mark.parametrize("key,value", [
+    ("vars.host_sample_stats_interval", "0"),
+    ("vars.max_concurrent_vm_creations", "0"),
+    ("vars.vm_sample_interval", "0"),
+    ("sampling.max_concurrent_calls", "2x"),
+])
+def test_bad_value_refused_before_binding(tmp_path, key, value):
+    """A bad value of a module's key stops vdsmd before it binds its port:
+    no client can connect to a daemon that is about to exit.  The port is
+    held by the test, so a daemon that bound first fails on the port
+    instead of naming the key."""
+    section, name = key.split(".")
+    path = tmp_path / "vdsm.conf"
+    with socket.socket(socket.AF_INET) as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen(1)
+        port = holder.getsockname()[1]
+        path.write_text("[vars]\nssl = false\n[addresses]\nmanagement_ip = 127.0.0.1\n"
+                        "management_port = %d\n" % port)
+        env = dict(os.environ, VDSM_LOG_NO_JOURNAL="1")
+        proc = subprocess.run([str(VDSMD), "--config", str(path), "--no-drop-privileges",
+                               "--set", "%s=%s" % (key, value)],
+                              capture_output=True, text=True, timeout=30, env=env,
+                              stdin=subprocess.DEVNULL)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1, out
+    assert "[%s] %s must be" % (section, name) in out, out
+    assert "cannot listen" not in out and "listening" not in out, out
 
 
 def test_drops_privileges_to_vdsm(vdsmd):
