@@ -281,6 +281,7 @@ class Bench:
                        # since start; older builds do not have them
                        slow_calls=m1.get("vdsm_vm_sampling_calls_slow_total"),
                        connections=m1.get("vdsm_vm_sampling_connections_total"),
+                       monitor_checks=m1.get("vdsm_vm_sampling_monitor_checks_total"),
                        skipped=m1["vdsm_vm_sampling_ticks_skipped_total"],
                        cache_bytes=m1["vdsm_vm_sampling_cache_bytes"],
                        rss_kib=pid_status(proc.pid, "VmRSS"),
@@ -450,9 +451,9 @@ class Bench:
             for w in self.results:
                 if w["tool"].startswith("vdsmd"):
                     print("%s: since its start %d stuck calls, %s slow calls, %s libvirt "
-                          "connections opened" % (w["tool"], w["stuck_calls"],
-                                                  w.get("slow_calls", "-"),
-                                                  w.get("connections", "-")))
+                          "connections opened, %s monitor checks" % (
+                              w["tool"], w["stuck_calls"], w.get("slow_calls", "-"),
+                              w.get("connections", "-"), w.get("monitor_checks", "-")))
             for w in self.results:
                 if w["tool"].startswith("vdsmd") and w.get("threads_cpu_ms"):
                     print("%s: CPU per sample by thread name: %s" % (w["tool"], ", ".join(

@@ -361,6 +361,10 @@ vdMetricsSampler(GString *out, guint nvms)
           (double)fig.calls_slow },
         { "vdsm_vm_sampling_connections_total", "counter",
           "libvirt connections the sampler opened.", (double)fig.connections },
+        { "vdsm_vm_sampling_monitor_checks_total", "counter",
+          "Monitor states of single domains the sampler asked libvirt for (late calls, frozen "
+          "or skipped VMs).",
+          (double)fig.monitor_checks },
         { "vdsm_vm_sampling_calls_in_progress", "gauge", "Bulk stats calls in libvirt right now.",
           (double)fig.calls_outstanding },
         { "vdsm_vm_sampling_samples_dropped_total", "counter",

@@ -105,6 +105,7 @@ typedef struct {
     gboolean done;          /* under the lock */
     gboolean stuck;         /* under the lock: declared stuck at a deadline */
     gboolean slow;          /* under the lock: late with every QEMU answering */
+    guint check_from;       /* deadline thread: where the last check found the call */
     VdVmTick *tick;         /* the tick it belongs to (a reference), or NULL */
 } VdVmCall;
 
@@ -569,10 +570,15 @@ vdVmSamplingControlListing(virConnectPtr conn)
     return l;
 }
 
-/* TRUE when the QEMU monitor of domain @id has been busy for at least
- * @busy_ms (or is unusable): the domain does not answer. */
-static gboolean
-vdVmDomainStuck(const char *id, gint64 busy_ms)
+/* The state of the QEMU monitor of domain @id, as a late call sees it. */
+typedef enum {
+    VD_VM_MON_FREE,   /* free, or unknown (gone, libvirt down) */
+    VD_VM_MON_BUSY,   /* in a command for less than the bound */
+    VD_VM_MON_STUCK,  /* in a command for at least the bound, or unusable */
+} VdVmMonitor;
+
+static VdVmMonitor
+vdVmDomainMonitor(const char *id, gint64 busy_ms)
 {
     g_autoptr(virConnect) conn = vdVmSamplingConnGet(&vdSampling.control_conn, NULL);
     VdVmListing *l = conn ? vdVmSamplingControlListing(conn) : NULL;
@@ -587,14 +593,21 @@ vdVmDomainStuck(const char *id, gint64 busy_ms)
     else if (conn) /* started since the listing */
         dom = virDomainLookupByUUIDString(conn, id);
     rc = dom ? virDomainGetControlInfo(dom, &info, 0) : -1;
+    if (dom) {
+        g_mutex_lock(&vdSampling.lock);
+        vdSampling.fig.monitor_checks++;
+        g_mutex_unlock(&vdSampling.lock);
+    }
     if (k >= 0)
         dom = NULL; /* the listing's */
     vdVmListingUnref(l);
     if (rc < 0)
-        return FALSE; /* gone or libvirt down: the next tick knows */
+        return VD_VM_MON_FREE; /* gone or libvirt down: the next tick knows */
     if (info.state == VIR_DOMAIN_CONTROL_ERROR)
-        return TRUE;
-    return info.state == VIR_DOMAIN_CONTROL_OCCUPIED && (gint64)info.stateTime >= busy_ms;
+        return VD_VM_MON_STUCK;
+    if (info.state != VIR_DOMAIN_CONTROL_OCCUPIED)
+        return VD_VM_MON_FREE;
+    return (gint64)info.stateTime >= busy_ms ? VD_VM_MON_STUCK : VD_VM_MON_BUSY;
 }
 
 static void
@@ -616,13 +629,17 @@ vdVmSamplingMarkStuck(const char *id, gint64 now)
 
 /* Check a domain that may not answer (lock not held): in a call that is
  * still in libvirt, frozen, or at the end of its skip time.  Returns TRUE
- * when it is unresponsive and must not be asked now. */
+ * when it is unresponsive and must not be asked now; @busy (may be NULL)
+ * tells whether its monitor is in a command at all. */
 static gboolean
-vdVmSamplingCheck(const char *id, gint64 busy_ms, gint64 now)
+vdVmSamplingCheck(const char *id, gint64 busy_ms, gint64 now, gboolean *busy)
 {
-    gboolean stuck = vdVmDomainStuck(id, busy_ms);
+    VdVmMonitor mon = vdVmDomainMonitor(id, busy_ms);
+    gboolean stuck = mon == VD_VM_MON_STUCK;
     VdVmEntry *e;
 
+    if (busy)
+        *busy = mon != VD_VM_MON_FREE;
     if (stuck) {
         vdVmSamplingMarkStuck(id, now);
         return TRUE;
@@ -709,7 +726,7 @@ vdVmCallRun(VdVmCall *c)
     for (guint i = 0; i < frozen->len; i++) {
         guint j = g_array_index(frozen, guint, i);
 
-        vdVmSamplingCheck(c->ids[j], vdVmSamplingBusyMs(), g_get_monotonic_time());
+        vdVmSamplingCheck(c->ids[j], vdVmSamplingBusyMs(), g_get_monotonic_time(), NULL);
     }
 
     g_mutex_lock(&vdSampling.lock);
@@ -874,11 +891,24 @@ vdVmSamplingDeadlineRun(VdVmTick *t)
         g_autoptr(GPtrArray) answering = g_ptr_array_new();
         gboolean stuck = FALSE, done;
 
+        /* libvirtd asks a call's domains one after another, in order:
+         * the first one whose monitor is in a command is where the call
+         * is (earlier domains answered, later ones are not reached yet),
+         * so the checks stop there and the next look starts there. */
         for (guint j = 0; j < c->n; j++) {
-            if (vdVmSamplingCheck(c->ids[j], vdVmSamplingBusyMs(), now))
+            gboolean busy = FALSE;
+
+            if (!stuck && j >= c->check_from &&
+                vdVmSamplingCheck(c->ids[j], vdVmSamplingBusyMs(), now, &busy)) {
                 stuck = TRUE;
-            else
-                g_ptr_array_add(answering, c->ids[j]);
+                c->check_from = j;
+                continue;
+            }
+            g_ptr_array_add(answering, c->ids[j]);
+            if (busy && !stuck) {
+                c->check_from = j;
+                break; /* slow: left to finish */
+            }
         }
         g_mutex_lock(&vdSampling.lock);
         done = c->done; /* returned while it was checked */
@@ -1145,7 +1175,7 @@ vdVmSamplingTickRun(void)
     /* Domains still in a call, frozen, or at the end of their skip time:
      * ask only the ones whose monitor is free. */
     for (int i = 0; i < n; i++) {
-        if (g_array_index(check, gboolean, i) && vdVmSamplingCheck(idv[i], busy_ms, now))
+        if (g_array_index(check, gboolean, i) && vdVmSamplingCheck(idv[i], busy_ms, now, NULL))
             g_array_index(skip, gboolean, i) = TRUE;
     }
 

@@ -103,6 +103,7 @@ typedef struct {
     guint64 calls_stuck;        /* calls past stats_call_timeout on a QEMU that does not answer */
     guint64 calls_slow;         /* calls past stats_call_timeout with every QEMU answering */
     guint64 connections;        /* sample and control connections opened */
+    guint64 monitor_checks;     /* domains' monitor states asked (one libvirt call each) */
     guint64 samples_dropped;    /* stale samples dropped */
     guint64 vm_samples;         /* VM samples stored (a full sample of N VMs stores N) */
     guint calls_outstanding;    /* calls in libvirt right now */
