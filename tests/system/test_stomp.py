@@ -251,6 +251,7 @@ def test_reply_goes_to_every_subscriber(vdsmd):
     a = RpcClient(vdsmd.connect(), reply_to=RESPONSES)
     b = RpcClient(vdsmd.connect(), reply_to=RESPONSES)
     second_sub = a.conn.subscribe(RESPONSES)  # a second subscription on a
+    b.conn.sync()  # b's subscription is in place before a's request
     req = request("Host.echo", {"text": "to everyone"})
     a.send(req)
     got_b = b.recv_message()
@@ -281,6 +282,7 @@ def test_mini_broker_dot_prefix(vdsmd):
         conn = vdsmd.connect()
         assert conn.connect().command == "CONNECTED"
         receivers[dest] = (conn, conn.subscribe(dest))
+        conn.sync()  # subscribed before the sender sends
     sender.send_frame("SEND", [("destination", base + ".a.b"), ("x-custom", "kept")],
                       b"hello broker")
     for dest in (base, base + ".a", base + ".a.b"):

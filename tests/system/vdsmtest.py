@@ -291,6 +291,18 @@ class StompConn:
         self.send_frame("SUBSCRIBE", [("destination", destination), ("id", sub_id), ("ack", ack)])
         return sub_id
 
+    def sync(self, timeout=PROMPT):
+        """Wait until vdsmd has handled every frame sent so far on this
+        connection (an UNSUBSCRIBE of no subscription, with a receipt).
+        Frames of one connection are handled in order, but nothing orders
+        them against another connection's: a test that subscribes on one
+        and sends on another syncs the subscriber first."""
+        receipt = "sync-%s" % uuid.uuid4().hex[:8]
+        self.send_frame("UNSUBSCRIBE", [("id", receipt), ("receipt", receipt)])
+        frame = self.expect("RECEIPT", timeout)
+        assert frame.headers.get("receipt-id") == receipt, frame
+        return frame
+
     def send_request(self, body, reply_to, destination=REQUESTS, headers=None):
         if not isinstance(body, (str, bytes)):
             body = json.dumps(body)

@@ -31,7 +31,7 @@ import pytest
 import stomp
 
 from conftest import REPO
-from vdsmtest import EVENTS, RpcClient, wait_for
+from vdsmtest import EVENTS, PROMPT, RpcClient, wait_for
 
 ALL_PREFIX = "vdt3-"
 # This test session's domains: vdt3-p<pytest pid>-...  Several sessions may
@@ -320,10 +320,20 @@ class EventWatcher(stomp.ConnectionListener):
                               cert_file=daemon.store.cert, ca_certs=daemon.store.ca)
         self.conn.set_listener("events", self)
         self.conn.connect(wait=True, with_connect_command=True)
-        self.conn.subscribe(destination=EVENTS, id=str(uuid.uuid4()), ack="auto")
-        # SUBSCRIBE has no receipt in VDSM's broker; a round trip through
-        # the same connection orders it before anything the test does.
-        time.sleep(0.2)
+        # The subscription must be in place before anything the test does
+        # on its other connections: wait for its RECEIPT.
+        self.receipts = set()
+        receipt = "events-%s" % uuid.uuid4().hex[:8]
+        self.conn.subscribe(destination=EVENTS, id=str(uuid.uuid4()), ack="auto",
+                            headers={"receipt": receipt})
+        with self.cond:
+            assert self.cond.wait_for(lambda: receipt in self.receipts, PROMPT), \
+                "no RECEIPT for the events subscription"
+
+    def on_receipt(self, frame):
+        with self.cond:
+            self.receipts.add(frame.headers.get("receipt-id"))
+            self.cond.notify_all()
 
     def on_message(self, frame):
         body = json.loads(frame.body)
