@@ -171,17 +171,34 @@ vdLibvirtGet(GError **error)
     return conn;
 }
 
-virConnectPtr
-vdLibvirtOpenPrivate(GError **error)
+static virConnectPtr
+vdLibvirtOpenOwn(gboolean watched, GError **error)
 {
     const char *uri = vdConfigGetString("vars", "libvirt_uri");
     virConnectPtr conn;
 
     vdLibvirtInitOnce();
-    if (!(conn = virConnectOpen(uri)))
+    if (!watched)
+        vdLibvirtEventsDeclineHandles(TRUE);
+    conn = virConnectOpen(uri);
+    if (!watched)
+        vdLibvirtEventsDeclineHandles(FALSE);
+    if (!conn)
         g_set_error(error, VD_ERROR, VD_ERR_UNEXPECTED, "cannot connect to libvirt at %s: %s", uri,
                     virGetLastErrorMessage());
     return conn;
+}
+
+virConnectPtr
+vdLibvirtOpenPrivate(GError **error)
+{
+    return vdLibvirtOpenOwn(TRUE, error);
+}
+
+virConnectPtr
+vdLibvirtOpenUnwatched(GError **error)
+{
+    return vdLibvirtOpenOwn(FALSE, error);
 }
 
 gboolean

@@ -18,6 +18,15 @@ virConnectPtr vdLibvirtGet(GError **error);
  * of one client connection at a time (docs/benchmarks-vm.md). */
 virConnectPtr vdLibvirtOpenPrivate(GError **error);
 
+/* The same, but a connection libvirt's event loop does not watch
+ * (vdLibvirtEventsDeclineHandles): no keepalive, no events, no close
+ * callback, and no wake-up of the event thread around each call, whose
+ * thread does the socket I/O itself.  It finds out that libvirtd went away
+ * only at its next call, which fails; virConnectIsAlive says so after that.
+ * For callers that only make calls and check virConnectIsAlive before each
+ * use (the VM sampler). */
+virConnectPtr vdLibvirtOpenUnwatched(GError **error);
+
 /* Turn the last libvirt error of this thread into @error with @code,
  * message "<what>: <libvirt message>". */
 void vdLibvirtSetError(GError **error, int code, const char *what);

@@ -49,6 +49,7 @@ static int vdEvNextId = 1;
 static GMainContext *vdEvContext;
 static GThread *vdEvThread;
 static gint vdEvQuit; /* atomic */
+static GPrivate vdEvDecline; /* this thread declines new handles (vdLibvirtEventsDeclineHandles) */
 
 /* libvirt's handle events and poll conditions (G_IO_NVAL reads as an error). */
 static const struct {
@@ -215,7 +216,11 @@ vdEvRemove(int id, gboolean is_timer)
 static int
 vdEvAddHandle(int fd, int events, virEventHandleCallback cb, void *opaque, virFreeCallback ff)
 {
-    VdEvSource *e = vdEvNew(FALSE, opaque, ff);
+    VdEvSource *e;
+
+    if (g_private_get(&vdEvDecline))
+        return -1; /* libvirt's client then does its socket I/O in the calling threads only */
+    e = vdEvNew(FALSE, opaque, ff);
 
     e->fd = fd;
     e->hcb = cb;
@@ -311,6 +316,12 @@ vdLibvirtEventsStop(void)
      * connection's socket and keepalive) are still queued: run them. */
     for (int i = 0; i < 16 && g_main_context_iteration(vdEvContext, FALSE); i++)
         ;
+}
+
+void
+vdLibvirtEventsDeclineHandles(gboolean decline)
+{
+    g_private_set(&vdEvDecline, GINT_TO_POINTER(decline ? 1 : 0));
 }
 
 guint

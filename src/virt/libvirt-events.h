@@ -23,5 +23,13 @@ void vdLibvirtEventsStart(const char *thread_name);
  * libvirt keeps the registration; sources added afterwards are not run. */
 void vdLibvirtEventsStop(void);
 
+/* While @decline is set, handles that libvirt adds on the calling thread
+ * are refused (virEventAddHandle returns -1); timeouts are not affected.
+ * A connection opened meanwhile is one libvirt's event loop never watches:
+ * its remote driver then runs without keepalive and events, and every call
+ * does its own socket I/O without re-arming a watch (which wakes this
+ * loop's thread twice per call). */
+void vdLibvirtEventsDeclineHandles(gboolean decline);
+
 /* How many handle and timeout sources are registered (for tests). */
 guint vdLibvirtEventsCount(void);

@@ -1,6 +1,9 @@
 /* vm-qga.c - qemu-guest-agent information through libvirt (see vm-qga.h).
  *
- * DESIGN: one poller thread with a private libvirt connection.  Per VM it
+ * DESIGN: one poller thread with a private libvirt connection, not watched
+ * by libvirt's event loop (vdLibvirtOpenUnwatched: a poller needs no
+ * keepalive or events, and its calls then do not wake the event thread);
+ * checked with virConnectIsAlive before every cycle.  Per VM it
  * keeps when each group of information was last fetched; a group is asked
  * again when its VDSM period has passed (every cycle during the first
  * QGA_INITIAL_S after the VM was first seen, until the group answered
@@ -405,7 +408,7 @@ vdQgaThread(gpointer data G_GNUC_UNUSED)
         }
         if (!conn) {
             g_autoptr(GError) error = NULL;
-            conn = vdLibvirtOpenPrivate(&error);
+            conn = vdLibvirtOpenUnwatched(&error);
             if (!conn)
                 g_debug("qemu-ga poller: %s", error->message);
         }

@@ -98,7 +98,7 @@ typedef struct {
     virDomainPtr *doms;     /* NULL-terminated; one reference each unless @listing holds them */
     VdVmListing *listing;   /* a reference, or NULL */
     char **ids;             /* NULL-terminated */
-    unsigned char (*uuids)[VIR_UUID_BUFLEN];
+    const char **names;     /* the domains' own (virDomainGetName) */
     guint n;
     unsigned int groups;
     gint64 start_us;
@@ -315,23 +315,11 @@ vdVmEntryStoreLocked(VdVmEntry *e, VdVmSample *sample)
  *     others use;
  *   - the control connection carries only virDomainGetControlInfo, which
  *     never waits on QEMU, so it never has a stuck call.
- * Either is reopened when libvirt closed it (libvirtd restarted). */
-
-static virConnectPtr
-vdVmSamplingConnOpen(GError **error)
-{
-    const char *uri = vdConfigGetString("vars", "libvirt_uri");
-    virConnectPtr conn = virConnectOpen(uri);
-
-    if (!conn) {
-        g_set_error(error, VD_ERROR, VD_ERR_UNEXPECTED, "cannot connect to libvirt at %s: %s",
-                    uri, virGetLastErrorMessage());
-        return NULL;
-    }
-    /* Needs libvirt's event loop (the VM layer runs it); harmless without. */
-    virConnectSetKeepAlive(conn, 5, 3);
-    return conn;
-}
+ * Either is reopened when libvirt closed it (libvirtd restarted).  Neither is
+ * watched by libvirt's event loop (vdLibvirtOpenUnwatched): no keepalive
+ * pings on these mostly idle connections and no wake-up of the event thread
+ * around every call; a libvirtd that went away fails the next call, and
+ * virConnectIsAlive says so at the next use. */
 
 /* A new reference to the connection in *@slot, (re)opened when missing or
  * dead.  Any sampler thread. */
@@ -358,7 +346,7 @@ vdVmSamplingConnGet(virConnectPtr *slot, GError **error)
     if ((conn = *slot))
         virConnectRef(conn);
     g_mutex_unlock(&vdSampling.lock);
-    if (!conn && (conn = vdVmSamplingConnOpen(error))) {
+    if (!conn && (conn = vdLibvirtOpenUnwatched(error))) {
         g_mutex_lock(&vdSampling.lock);
         vdSampling.fig.connections++;
         if (!*slot && !vdSampling.stopping) {
@@ -482,13 +470,13 @@ vdVmCallNew(VdVmListing *listing, GPtrArray *doms, GPtrArray *ids, unsigned int 
     c->listing = listing ? vdVmListingRef(listing) : NULL;
     c->doms = g_new0(virDomainPtr, doms->len + 1);
     c->ids = g_new0(char *, doms->len + 1);
-    c->uuids = g_malloc0_n(MAX(doms->len, 1), VIR_UUID_BUFLEN);
+    c->names = g_new0(const char *, doms->len + 1);
     for (guint i = 0; i < doms->len; i++) {
         c->doms[i] = g_ptr_array_index(doms, i);
         if (!listing)
             virDomainRef(c->doms[i]);
         c->ids[i] = g_strdup(g_ptr_array_index(ids, i));
-        vdVmUuidParse(c->ids[i], c->uuids[i]);
+        c->names[i] = virDomainGetName(c->doms[i]);
     }
     c->groups = groups;
     return c;
@@ -504,21 +492,24 @@ vdVmCallUnref(VdVmCall *c)
     vdVmListingUnref(c->listing);
     g_free(c->doms);
     g_strfreev(c->ids);
-    g_free(c->uuids);
+    g_free(c->names);
     vdVmTickUnref(c->tick);
     g_free(c);
 }
 
 /* Which of @c's domains a returned record is (-1: none); @hint first:
  * libvirt returns the records in the order asked, leaving out the
- * domains that failed. */
+ * domains that failed.  By name: a record is one of the domains asked
+ * for (libvirtd looks them up by UUID), and active domains have distinct
+ * names; virDomainGetUUID would format the UUID for libvirt's debug log
+ * on every call, a tenth of the matching's cost. */
 static int
-vdVmCallFind(const VdVmCall *c, const unsigned char uuid[VIR_UUID_BUFLEN], guint hint)
+vdVmCallFind(const VdVmCall *c, const char *name, guint hint)
 {
-    for (guint k = 0; k < c->n; k++) {
+    for (guint k = 0; name && k < c->n; k++) {
         guint j = (hint + k) % c->n;
 
-        if (memcmp(c->uuids[j], uuid, VIR_UUID_BUFLEN) == 0)
+        if (g_strcmp0(c->names[j], name) == 0)
             return (int)j;
     }
     return -1;
@@ -683,11 +674,10 @@ vdVmCallRun(VdVmCall *c)
     if (n < 0)
         g_debug("bulk stats of %u domains failed: %s", c->n, virGetLastErrorMessage());
     for (int i = 0; i < n; i++) {
-        unsigned char uuid[VIR_UUID_BUFLEN];
         VdVmSample *s;
         int j;
 
-        if (virDomainGetUUID(records[i]->dom, uuid) < 0 || (j = vdVmCallFind(c, uuid, hint)) < 0)
+        if ((j = vdVmCallFind(c, virDomainGetName(records[i]->dom), hint)) < 0)
             continue;
         hint = (guint)j + 1;
         s = vdVmSampleParse(records[i]->params, records[i]->nparams, c->groups, c->start_us);

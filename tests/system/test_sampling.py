@@ -270,6 +270,46 @@ def test_slow_libvirtd_is_not_stuck(sapi, events):
         assert "-1" not in [d.get("monitorResponse") for d in events.of(vm.id)]
 
 
+def _thread_wakes(pid, name):
+    """Voluntary context switches so far of the process's threads named name."""
+    total = 0
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+                if f.read().strip() != name:
+                    continue
+            with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+                total += int(next(line for line in f
+                                  if line.startswith("voluntary_ctxt_switches:")).split()[1])
+        except FileNotFoundError:
+            continue
+    return total
+
+
+@pytest.mark.vdsm_config({"vars": {"vm_sample_interval": "0.2"}})
+def test_sampling_leaves_event_thread_alone(sapi):
+    """The sampler's connections are not watched by libvirt's event loop
+    (docs/sampling.md, Connections): sampling every 0.2 s does not wake the
+    libvirt-events thread per call.  A watched connection woke it at both
+    ends of every call (libvirt re-arms its socket watch around each)."""
+    WINDOW = 5  # seconds
+    vms = create_vms(sapi, 2, disk=False)
+    wait_sampled(sapi, vms)
+    pid = sapi.daemon.proc.pid
+    calls0 = _counter(sapi.daemon, "vdsm_vm_sampling_calls_total")
+    wakes0 = _thread_wakes(pid, "libvirt-events")
+    time.sleep(WINDOW)
+    wakes = _thread_wakes(pid, "libvirt-events") - wakes0
+    calls = _counter(sapi.daemon, "vdsm_vm_sampling_calls_total") - calls0
+    assert calls >= 10, calls
+    # What remains is the VM layer's connection: its keepalive (a ping and
+    # a pong every 5 s; 5 wake-ups in this window when this was written),
+    # not one or two per stats call (71 for these 25 calls before) nor per
+    # guest agent poll (that connection is not watched either).
+    assert wakes <= 3 + 2 * WINDOW, (wakes, calls)
+    sapi.daemon.assert_served()
+
+
 def _check_consistent(api, daemon):
     """getAllVmStats has no duplicate, /metrics lists exactly the running VMs."""
     st = all_stats(api)

@@ -272,6 +272,47 @@ test_timer_postpone(void)
     g_assert_true(seenWait(&s, seenFreed));
 }
 
+static gpointer
+addHandleThread(gpointer data)
+{
+    return GINT_TO_POINTER(virEventAddHandle(GPOINTER_TO_INT(data), VIR_EVENT_HANDLE_READABLE,
+                                             onHandle, NULL, NULL));
+}
+
+/* A thread that declines handles gets none (what a connection opened then
+ * sees: no socket watch); its timeouts and other threads' handles are
+ * unaffected, and it gets handles again afterwards. */
+static void
+test_decline(void)
+{
+    Seen s;
+    int fds[2], watch, timer;
+    guint before = vdLibvirtEventsCount();
+
+    seenInit(&s);
+    g_assert_cmpint(pipe(fds), ==, 0);
+    vdLibvirtEventsDeclineHandles(TRUE);
+    g_assert_cmpint(virEventAddHandle(fds[0], VIR_EVENT_HANDLE_READABLE, onHandle, &s, NULL), ==,
+                    -1);
+    g_assert_cmpuint(vdLibvirtEventsCount(), ==, before);
+    timer = virEventAddTimeout(-1, onTimer, &s, NULL);
+    g_assert_cmpint(timer, >, 0);
+    g_assert_cmpint(virEventRemoveTimeout(timer), ==, 0);
+    watch = GPOINTER_TO_INT(
+        g_thread_join(g_thread_new("decline-other", addHandleThread, GINT_TO_POINTER(fds[0]))));
+    g_assert_cmpint(watch, >, 0);
+    g_assert_cmpint(virEventRemoveHandle(watch), ==, 0);
+    vdLibvirtEventsDeclineHandles(FALSE);
+
+    watch = virEventAddHandle(fds[0], VIR_EVENT_HANDLE_READABLE, onHandle, &s, NULL);
+    g_assert_cmpint(watch, >, 0);
+    g_assert_cmpint(write(fds[1], "x", 1), ==, 1);
+    g_assert_true(seenWait(&s, seenCalled));
+    g_assert_cmpint(virEventRemoveHandle(watch), ==, 0);
+    close(fds[0]);
+    close(fds[1]);
+}
+
 /* Stopping the thread stops dispatching; starting it again resumes. */
 static void
 test_stop_start(void)
@@ -300,6 +341,7 @@ main(int argc, char **argv)
     g_test_add_func("/libvirt-events/hangup", test_hangup);
     g_test_add_func("/libvirt-events/timer", test_timer);
     g_test_add_func("/libvirt-events/timer-postpone", test_timer_postpone);
+    g_test_add_func("/libvirt-events/decline", test_decline);
     g_test_add_func("/libvirt-events/stop-start", test_stop_start);
     return g_test_run();
 }
