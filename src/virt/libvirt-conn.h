@@ -24,7 +24,7 @@ virConnectPtr vdLibvirtOpenPrivate(GError **error);
  * thread does the socket I/O itself.  It finds out that libvirtd went away
  * only at its next call, which fails; virConnectIsAlive says so after that.
  * For callers that only make calls and check virConnectIsAlive before each
- * use (the VM sampler). */
+ * use (the VM sampler, the guest agent poller). */
 virConnectPtr vdLibvirtOpenUnwatched(GError **error);
 
 /* Turn the last libvirt error of this thread into @error with @code,

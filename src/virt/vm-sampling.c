@@ -501,8 +501,8 @@ vdVmCallUnref(VdVmCall *c)
  * libvirt returns the records in the order asked, leaving out the
  * domains that failed.  By name: a record is one of the domains asked
  * for (libvirtd looks them up by UUID), and active domains have distinct
- * names; virDomainGetUUID would format the UUID for libvirt's debug log
- * on every call, a tenth of the matching's cost. */
+ * names; virDomainGetUUID formats the UUID for libvirt's debug log on
+ * every call (4% of the pool threads' CPU in a profile). */
 static int
 vdVmCallFind(const VdVmCall *c, const char *name, guint hint)
 {
