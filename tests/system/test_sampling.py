@@ -400,11 +400,16 @@ def test_block_stats_spread_over_ticks(sapi):
     assert ticks >= 6, "only %d samples in %.0f s" % (ticks, 12 * INTERVAL)
     assert full == 0, "%d of %d samples asked every VM for block stats" % (full, ticks)
     # a quarter of the VM samples (ticks can skip VMs still in an earlier
-    # tick's call on a slow host)
+    # tick's call on a slow host) ...
     samples = (after["vdsm_vm_sampling_vm_samples_total"]
                - before["vdsm_vm_sampling_vm_samples_total"])
     expected = samples / 4.0
-    assert 0.5 * expected <= asked <= 1.6 * expected, (asked, samples, ticks)
+    # ... but a VM whose block sample is older than the block interval plus
+    # half an interval gets one at its next tick: when a slow host skips
+    # ticks, block samples follow the clock, not the ticks (CI once: 7 ticks
+    # in 12 s, 76 VM samples, 48 with block stats, each VM about every 4.5 s)
+    by_clock = SPREAD_VMS * (12 * INTERVAL) / (4 * INTERVAL + INTERVAL / 2)
+    assert 0.5 * expected <= asked <= 1.6 * max(expected, by_clock), (asked, samples, ticks)
     st = all_stats(sapi)
     for vm in vms:
         assert "vda" in st[vm.id].get("disks", {}), st[vm.id]
