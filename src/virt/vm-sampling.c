@@ -2,7 +2,7 @@
  *
  * Functions ending in Locked run with vdSampling.lock held; *OnMain run
  * on the main loop; vdVmSamplingTickRun and vdVmCallRun run on the
- * sampler pool.  The lock is never held across a libvirt call.
+ * sampler threads.  The lock is never held across a libvirt call.
  */
 #include "vm-sampling.h"
 
@@ -11,6 +11,7 @@
 #include "main-call.h"
 #include "vd-error.h"
 #include "vm-table.h"
+#include "workers.h"
 
 #include <libvirt/virterror.h>
 #include <string.h>
@@ -90,6 +91,7 @@ typedef struct {
     gboolean block;         /* asked for the slow groups */
     gboolean reask;         /* a stuck call's other domains, asked again: not a sample */
     guint pending;          /* calls not returned yet (under the lock) */
+    gboolean armed;         /* a deadline timer will look at it (under the lock) */
     GPtrArray *calls;       /* VdVmCall* (a reference each) */
 } VdVmTick;
 
@@ -109,9 +111,9 @@ typedef struct {
     VdVmTick *tick;         /* the tick it belongs to (a reference), or NULL */
 } VdVmCall;
 
-/* What the sampler pool runs. */
+/* What the sampler threads run. */
 typedef enum {
-    VD_VM_JOB_TICK,
+    VD_VM_JOB_TICK,     /* data: VdVmTick* (a reference) from the timer, or NULL */
     VD_VM_JOB_CALL,     /* data: VdVmCall* (a reference) */
     VD_VM_JOB_DEADLINE, /* data: VdVmTick* (a reference) */
 } VdVmJobKind;
@@ -126,7 +128,7 @@ static struct {
     GMutex open_lock;       /* held while a connection is opened (never with lock) */
     GHashTable *vms;        /* id -> VdVmEntry* */
     GPtrArray *outstanding; /* VdVmCall* (a reference each) still in libvirt */
-    GThreadPool *pool;
+    VdWorkers *pool;        /* the sampler threads */
     GMainContext *ctx;      /* the main loop's, for the timers */
     /* The sampler's own libvirt connections (see "Connections" below). */
     virConnectPtr sample_conn;
@@ -725,11 +727,13 @@ vdVmCallRun(VdVmCall *c)
     vdVmSamplingPublish(changed);
 }
 
-/* Start a call on the pool (lock held): it covers @doms/@ids (of
- * @listing, or NULL) and belongs to @tick (may be NULL). */
+/* Start a call on a sampler thread (lock held): it covers @doms/@ids (of
+ * @listing, or NULL) and belongs to @tick (may be NULL).  When @mine is
+ * given and still NULL, the call (a reference) goes there instead, for
+ * the caller to run on its own thread. */
 static void
 vdVmCallLaunchLocked(VdVmListing *listing, GPtrArray *doms, GPtrArray *ids, unsigned int groups,
-                     gint64 start_us, VdVmTick *tick)
+                     gint64 start_us, VdVmTick *tick, VdVmCall **mine)
 {
     VdVmCall *c = vdVmCallNew(listing, doms, ids, groups);
 
@@ -751,7 +755,10 @@ vdVmCallLaunchLocked(VdVmListing *listing, GPtrArray *doms, GPtrArray *ids, unsi
     vdSampling.fig.calls++;
     vdSampling.fig.calls_outstanding = vdSampling.outstanding->len;
     g_atomic_int_inc(&c->ref);
-    vdVmSamplingPush(VD_VM_JOB_CALL, c);
+    if (mine && !*mine)
+        *mine = c; /* the caller runs it on its own thread */
+    else
+        vdVmSamplingPush(VD_VM_JOB_CALL, c);
 }
 
 static void
@@ -781,10 +788,11 @@ vdVmSamplingFetchDev(virDomainPtr dom, const char *id)
     vdVmDevInfoFree(dev);
 }
 
-/* Split @doms/@ids (of @listing) into @k calls of @groups (lock held). */
+/* Split @doms/@ids (of @listing) into @k calls of @groups (lock held);
+ * the first goes to *@mine when that is still NULL. */
 static void
 vdVmSamplingSplitLocked(VdVmListing *listing, GPtrArray *doms, GPtrArray *ids, guint k,
-                        unsigned int groups, gint64 start_us, VdVmTick *tick)
+                        unsigned int groups, gint64 start_us, VdVmTick *tick, VdVmCall **mine)
 {
     guint n = doms->len;
 
@@ -799,7 +807,7 @@ vdVmSamplingSplitLocked(VdVmListing *listing, GPtrArray *doms, GPtrArray *ids, g
         }
         from = to;
         if (d->len)
-            vdVmCallLaunchLocked(listing, d, i, groups, start_us, tick);
+            vdVmCallLaunchLocked(listing, d, i, groups, start_us, tick, mine);
     }
 }
 
@@ -817,20 +825,32 @@ static gboolean
 vdVmSamplingDeadlineTimer(gpointer data)
 {
     VdVmTick *t = data;
+    gboolean late = FALSE;
 
-    if (vdSampling.pool && !vdSampling.stopping) {
+    /* Usually every call has returned: no thread is woken for nothing. */
+    g_mutex_lock(&vdSampling.lock);
+    t->armed = FALSE;
+    for (guint i = 0; i < t->calls->len && !late; i++) {
+        const VdVmCall *c = g_ptr_array_index(t->calls, i);
+
+        late = !c->done && !c->stuck;
+    }
+    g_mutex_unlock(&vdSampling.lock);
+    if (late && vdSampling.pool && !vdSampling.stopping) {
         g_atomic_int_inc(&t->ref);
         vdVmSamplingPush(VD_VM_JOB_DEADLINE, t);
     }
     return G_SOURCE_REMOVE;
 }
 
-/* Look at tick @t's calls again in stats_call_timeout (any thread). */
+/* Look at tick @t's calls again in stats_call_timeout (any thread, lock
+ * held; from another thread than the main loop's it wakes the main loop). */
 static void
-vdVmSamplingArmDeadline(VdVmTick *t)
+vdVmSamplingArmDeadlineLocked(VdVmTick *t)
 {
     GSource *src = g_timeout_source_new((guint)(vdSampling.call_timeout_us / 1000));
 
+    t->armed = TRUE;
     g_atomic_int_inc(&t->ref);
     g_source_set_callback(src, vdVmSamplingDeadlineTimer, t, (GDestroyNotify)vdVmTickUnref);
     g_source_attach(src, vdSampling.ctx);
@@ -954,12 +974,12 @@ vdVmSamplingDeadlineRun(VdVmTick *t)
         VdVmTick *again_tick = vdVmTickNew(start, FALSE);
 
         again_tick->reask = TRUE;
-        vdVmCallLaunchLocked(listing, rd, ri, groups, start, again_tick);
-        vdVmSamplingArmDeadline(again_tick);
+        vdVmCallLaunchLocked(listing, rd, ri, groups, start, again_tick, NULL);
+        vdVmSamplingArmDeadlineLocked(again_tick);
         vdVmTickUnref(again_tick);
     }
     if (slow && !vdSampling.stopping)
-        vdVmSamplingArmDeadline(t);
+        vdVmSamplingArmDeadlineLocked(t);
     changed = vdVmSamplingEvaluateLocked(g_get_monotonic_time());
     g_mutex_unlock(&vdSampling.lock);
     vdVmSamplingPublish(changed);
@@ -1046,10 +1066,14 @@ vdVmSamplingDomainsChanged(void)
     g_atomic_int_inc(&vdSampling.domains_gen);
 }
 
-static void
-vdVmSamplingTickRun(void)
+/* One tick (@pre: made and armed by the timer, or NULL); returns one of
+ * its calls (a reference) for the calling thread to run once the tick is
+ * over, or NULL: a hand-off to another thread fewer per tick. */
+static VdVmCall *
+vdVmSamplingTickRun(VdVmTick *pre)
 {
     gint64 now = g_get_monotonic_time();
+    VdVmCall *mine = NULL;
     g_autoptr(GError) error = NULL;
     g_autoptr(virConnect) conn = vdVmSamplingConnGet(&vdSampling.sample_conn, &error);
     VdVmListing *listing = NULL;
@@ -1061,7 +1085,7 @@ vdVmSamplingTickRun(void)
     g_autoptr(GArray) need_dev = g_array_new(FALSE, TRUE, sizeof(gboolean));
     g_autoptr(GArray) need_block = g_array_new(FALSE, TRUE, sizeof(gboolean));
     g_autoptr(GPtrArray) changed = NULL;
-    VdVmTick *tick = NULL;
+    VdVmTick *tick = pre;
     gboolean block_tick = FALSE, stagger;
     guint phases, phase;
     gint64 busy_ms = vdVmSamplingBusyMs();
@@ -1207,7 +1231,9 @@ vdVmSamplingTickRun(void)
             k = 2;
         /* With one call, the others' slow groups ride along (below).  A
          * block tick asks every VM: none may be in flight. */
-        tick = vdVmTickNew(now, !in_flight && bd->len > 0 && (nd->len == 0 || k == 1));
+        if (!tick)
+            tick = vdVmTickNew(now, FALSE);
+        tick->block = !in_flight && bd->len > 0 && (nd->len == 0 || k == 1);
         vdSampling.fig.block_vm_samples += bd->len > 0 && k == 1 ? total : bd->len;
         if (total && (k == 1 || !nd->len || !bd->len)) {
             /* One kind of call only: a lone new VM's slow groups ride along. */
@@ -1218,7 +1244,7 @@ vdVmSamplingTickRun(void)
                 g_ptr_array_add(bd, g_ptr_array_index(nd, i));
                 g_ptr_array_add(bi, g_ptr_array_index(ni, i));
             }
-            vdVmSamplingSplitLocked(listing, bd, bi, k, groups, now, tick);
+            vdVmSamplingSplitLocked(listing, bd, bi, k, groups, now, tick, &mine);
         } else if (total) {
             /* Calls in proportion to the work: a block domain weighs more. */
             guint64 wb = (guint64)bd->len * VD_VM_SAMPLING_BLOCK_WEIGHT;
@@ -1226,15 +1252,20 @@ vdVmSamplingTickRun(void)
             kb = CLAMP((guint)((k * wb + (wb + nd->len) / 2) / (wb + nd->len)), 1, k - 1);
             kn = k - kb;
             vdVmSamplingSplitLocked(listing, bd, bi, kb,
-                                    VD_VM_SAMPLING_GROUPS | VD_VM_SAMPLING_SLOW_GROUPS, now, tick);
-            vdVmSamplingSplitLocked(listing, nd, ni, kn, VD_VM_SAMPLING_GROUPS, now, tick);
+                                    VD_VM_SAMPLING_GROUPS | VD_VM_SAMPLING_SLOW_GROUPS, now, tick,
+                                    &mine);
+            vdVmSamplingSplitLocked(listing, nd, ni, kn, VD_VM_SAMPLING_GROUPS, now, tick, &mine);
         }
         if (tick->pending == 0) {
             vdVmTickCompleteLocked(tick); /* nothing to ask */
         } else {
             /* Check the calls once stats_call_timeout has passed; the
-             * tick itself does not wait, so the next one starts on time. */
-            vdVmSamplingArmDeadline(tick);
+             * tick itself does not wait, so the next one starts on time.
+             * The timer armed it when it pushed the tick (no wake-up of
+             * the main loop from here), unless that deadline has passed
+             * already (a slow start) or this is the first tick. */
+            if (!tick->armed)
+                vdVmSamplingArmDeadlineLocked(tick);
         }
     }
     g_mutex_unlock(&vdSampling.lock);
@@ -1260,6 +1291,7 @@ done:
     vdVmSamplingPublish(changed);
     vdVmTickUnref(tick);
     vdVmListingUnref(listing);
+    return mine;
 }
 
 /* CPU time of the calling thread, microseconds. */
@@ -1290,9 +1322,16 @@ vdVmSamplingRun(gpointer data, gpointer user_data)
     gint64 cpu0 = vdVmSamplingThreadCpu();
 
     switch (job->kind) {
-    case VD_VM_JOB_TICK:
-        vdVmSamplingTickRun();
+    case VD_VM_JOB_TICK: {
+        /* the tick is over (the next may start) before its own call runs */
+        VdVmCall *c = vdVmSamplingTickRun(job->data);
+
+        if (c) {
+            vdVmCallRun(c);
+            vdVmCallUnref(c);
+        }
         break;
+    }
     case VD_VM_JOB_CALL:
         vdVmCallRun(job->data);
         vdVmCallUnref(job->data);
@@ -1316,7 +1355,7 @@ vdVmSamplingPush(VdVmJobKind kind, gpointer data)
     job = g_new0(VdVmJob, 1);
     job->kind = kind;
     job->data = data;
-    g_thread_pool_push(vdSampling.pool, job, NULL);
+    vdWorkersPush(vdSampling.pool, job);
 }
 
 /* Main loop: every interval. */
@@ -1341,8 +1380,16 @@ vdVmSamplingTimer(gpointer data)
     g_mutex_unlock(&vdSampling.lock);
     for (guint i = 0; i < changed->len; i++)
         vdVmSamplingPublishOnMain(g_ptr_array_index(changed, i));
-    if (start)
-        vdVmSamplingPush(VD_VM_JOB_TICK, NULL);
+    if (start) {
+        /* The deadline is armed here, on the main loop, not by the tick's
+         * thread: that would wake the main loop once more per tick. */
+        VdVmTick *t = vdVmTickNew(g_get_monotonic_time(), FALSE);
+
+        g_mutex_lock(&vdSampling.lock);
+        vdVmSamplingArmDeadlineLocked(t);
+        g_mutex_unlock(&vdSampling.lock);
+        vdVmSamplingPush(VD_VM_JOB_TICK, t);
+    }
     else if (skipped_in_row == 1)
         g_warning("VM sampling: the previous tick still runs; ticks are skipped until it ends");
     else
@@ -1413,10 +1460,11 @@ vdVmSamplingStart(GError **error)
     if (vdVmSamplingConfigure(error) < 0)
         return -1;
     g_info("VM sampling: up to %u concurrent stats calls", vdSampling.max_calls);
-    vdSampling.pool =
-        g_thread_pool_new(vdVmSamplingRun, NULL, VD_VM_SAMPLING_MAX_THREADS, FALSE, error);
-    if (!vdSampling.pool)
-        return -1;
+    /* Idle threads wait for the next tick without waking (GThreadPool's
+     * wake after half a second cost a wake-up per job: workers.h); one
+     * idle for a minute ends. */
+    vdSampling.pool = vdWorkersNew("vd-sampler", vdVmSamplingRun, NULL,
+                                   VD_VM_SAMPLING_MAX_THREADS, 60, g_free);
 
     g_mutex_lock(&vdSampling.lock);
     vdSampling.vms = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, vdVmEntryFree);
@@ -1443,7 +1491,7 @@ vdVmSamplingStart(GError **error)
 void
 vdVmSamplingStop(void)
 {
-    GThreadPool *pool;
+    VdWorkers *pool;
     gboolean busy;
 
     if (!vdSampling.pool)
@@ -1458,7 +1506,7 @@ vdVmSamplingStop(void)
     g_mutex_unlock(&vdSampling.lock);
     /* Queued jobs are dropped; running ones finish on their own (a call
      * stuck in libvirt may never), so do not wait for them. */
-    g_thread_pool_free(pool, TRUE, FALSE);
+    vdWorkersFree(pool);
 
     g_mutex_lock(&vdSampling.lock);
     busy = vdSampling.tick_running || vdSampling.outstanding->len > 0;

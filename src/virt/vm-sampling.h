@@ -4,11 +4,13 @@
  * DESIGN: threads and data.
  *   - A timer on the main loop fires every [vars] vm_sample_interval.  It
  *     only re-evaluates monitorResponse (publishing VM_status events for
- *     changes) and pushes one "tick" job to the sampler pool unless the
- *     previous tick is still running.  The main loop never calls libvirt.
- *   - The sampler pool (a GThreadPool of at most VD_VM_SAMPLING_MAX_THREADS
- *     threads, independent of the number of VMs) runs the tick and the
- *     bulk calls.  The tick lists the active domains, splits the ones worth
+ *     changes) and pushes one "tick" job to the sampler threads unless the
+ *     previous tick is still running, arming the tick's deadline timer.
+ *     The main loop never calls libvirt.
+ *   - The sampler threads (src/util/workers.c: at most
+ *     VD_VM_SAMPLING_MAX_THREADS, independent of the number of VMs, asleep
+ *     between jobs) run the tick and the bulk calls; the tick's thread
+ *     runs one of its calls itself once the tick is over.  The tick lists the active domains, splits the ones worth
  *     asking into at most [sampling] max_concurrent_calls groups and runs
  *     one virDomainListGetStats (NOWAIT) per group, concurrently, on the
  *     one shared connection.  BLOCK stats are asked for every

@@ -1,0 +1,127 @@
+#!/usr/bin/python3
+"""stats-ab.py - two vdsmd builds sampling the same guests at the same time.
+
+DESIGN: stats-bench.py measures one tool after the other, so on a host
+whose load drifts (idle TCG guests on 2 cores) two runs of the same build
+differ by several percent.  This script starts both builds side by side on
+the same running guests (bench/stats-guests.sh), lets them settle, and
+reads over one window, for each: full samples (VMs stored / N), CPU per
+full sample from each thread's schedstat, and voluntary context switches
+(wake-ups) per full sample by thread name.  Both see the same host and the
+same libvirtd; each adds the other's load to libvirtd, equally.
+
+Usage: python3 bench/stats-ab.py --new build-bench --old <other build> --n 50
+       [--prefix vdt4-b] [--interval 2] [--window 180]
+"""
+import argparse
+import os
+import pathlib
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def metrics(port):
+    out = {}
+    body = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10).read()
+    for line in body.decode().splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            out[name] = float(value)
+    return out
+
+
+def threads(pid):
+    """{thread name: [CPU ns, voluntary context switches]} summed by name."""
+    r = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        base = "/proc/%d/task/%s/" % (pid, tid)
+        try:
+            comm = open(base + "comm").read().strip()
+            ns = int(open(base + "schedstat").read().split()[0])
+            status = open(base + "status").read()
+        except OSError:
+            continue  # ended meanwhile
+        v = int(status.split("\nvoluntary_ctxt_switches:")[1].split()[0])
+        a = r.setdefault(comm, [0, 0])
+        a[0] += ns
+        a[1] += v
+    return r
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--new", type=pathlib.Path, required=True, help="build directory")
+    p.add_argument("--old", type=pathlib.Path, required=True, help="build directory")
+    p.add_argument("--n", type=int, required=True, help="guests running")
+    p.add_argument("--prefix", default="vdt4-b", help="sample only domains named PREFIX*")
+    p.add_argument("--interval", type=float, default=2.0)
+    p.add_argument("--block-every", type=int, default=4)
+    p.add_argument("--settle", type=float, default=40.0)
+    p.add_argument("--window", type=float, default=180.0)
+    a = p.parse_args()
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix="vdsm-ab-"))
+    os.chmod(tmp, 0o755)
+    procs = {}
+    try:
+        for label, build in (("new", a.new), ("old", a.old)):
+            run = tmp / label
+            (run / "hib").mkdir(parents=True)
+            os.chmod(run, 0o777)
+            port = free_port()
+            (run / "vdsm.conf").write_text(
+                "[vars]\nssl = false\nrun_dir = %s\nhibernation_dir = %s/hib\n"
+                "vm_sample_interval = %s\nhost_sample_stats_interval = 3600\n"
+                "[sampling]\nblock_sample_interval = %s\n[addresses]\nmanagement_port = %d\n"
+                "[devel]\nsample_name_prefix = %s\n"
+                % (run, run, a.interval, a.interval * a.block_every, port, a.prefix))
+            env = dict(os.environ, VDSM_LOG_LEVEL="WARNING", VDSM_LOG_NO_JOURNAL="1")
+            proc = subprocess.Popen(
+                [str(build / "src" / "vdsmd"), "--config", str(run / "vdsm.conf"),
+                 "--no-drop-privileges"],
+                stdout=open(run / "vdsmd.log", "wb"), stderr=subprocess.STDOUT, env=env)
+            procs[label] = (proc, port, build)
+        time.sleep(a.settle)
+        m0 = {k: metrics(port) for k, (proc, port, _) in procs.items()}
+        t0 = {k: threads(proc.pid) for k, (proc, _, _) in procs.items()}
+        time.sleep(a.window)
+        m1 = {k: metrics(port) for k, (proc, port, _) in procs.items()}
+        t1 = {k: threads(proc.pid) for k, (proc, _, _) in procs.items()}
+        cpu = {}
+        print("N = %d guests, %.0f s interval, %.0f s window, both builds at once"
+              % (a.n, a.interval, a.window))
+        for k, (proc, _, build) in procs.items():
+            def delta(name):
+                return m1[k].get(name, 0) - m0[k].get(name, 0)
+            full = delta("vdsm_vm_sampling_vm_samples_total") / max(a.n, 1)
+            if full <= 0:
+                sys.exit("%s stored no samples: is %s* running?" % (build, a.prefix))
+            per = {c: ((v[0] - t0[k].get(c, [0, 0])[0]) / 1e6 / full,
+                       (v[1] - t0[k].get(c, [0, 0])[1]) / full) for c, v in t1[k].items()}
+            cpu[k] = sum(ms for ms, _ in per.values())
+            print("%s (%s): %.1f full samples, %.2f calls per sample, CPU %.3f ms per sample, "
+                  "%.1f wake-ups per sample" % (k, build, full,
+                                                delta("vdsm_vm_sampling_calls_total") / full,
+                                                cpu[k], sum(w for _, w in per.values())))
+            print("    by thread (ms, wake-ups per sample): " + ", ".join(
+                "%s %.3f/%.1f" % (c, ms, w) for c, (ms, w) in sorted(per.items()) if ms or w))
+        print("new/old CPU per sample: %.3f" % (cpu["new"] / cpu["old"]))
+    finally:
+        for proc, _, _ in procs.values():
+            proc.terminate()
+            proc.wait(timeout=30)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
