@@ -4,11 +4,13 @@ virtio-serial channel (desktop verbs reaching the guest's responder, 19
 when it is stopped), the first heartbeat ending "Powering up", and
 VM.freeze/VM.thaw."""
 
+import subprocess
+
 import pytest
 
 from guest_fixtures import PREFIX6, guest_exec, guest_read, qga_alive, start_guest6
 from guest_fixtures import gapi, guest_daemon, guest_env, gevents  # noqa: F401 (fixtures)
-from vm_fixtures import VdsmError, new_id, wait_for
+from vm_fixtures import VdsmError, ensure_libvirtd, libvirtd_pid, new_id, wait_for
 from vm_fixtures import tiny_guest  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.timeout(600)
@@ -58,6 +60,27 @@ def test_qga_info_in_stats(gapi, tiny_guest):
     # Host.getAllVmStats carries the same fields.
     all_stats = {v["vmId"]: v for v in gapi.call("Host.getAllVmStats")}
     assert all_stats[vm_id]["guestOsInfo"]["kernel"] == kernel
+
+
+def test_qga_poller_after_libvirtd_restart(gapi, tiny_guest):
+    """The qemu-guest-agent poller's libvirt connection is not watched by
+    libvirt's event loop, so nothing tells it that libvirtd went away: the
+    next cycle's call fails and the one after reopens the connection
+    (docs/guest-agents.md).  A VM started after a libvirtd restart gets its
+    guest information, which only a poll after the restart can bring."""
+    first = start_guest6(gapi, PREFIX6 + "qga-r1")
+    _wait_stats(gapi, first, lambda s: s.get("guestOsInfo", {}).get("kernel"), 90,
+                "guest info before the libvirtd restart")
+    pid = libvirtd_pid()
+    assert pid
+    subprocess.run(["kill", "-TERM", str(pid)], check=True)
+    wait_for(lambda: libvirtd_pid() is None, 30, interval=0.1, what="libvirtd to exit")
+    ensure_libvirtd()
+    second = start_guest6(gapi, PREFIX6 + "qga-r2")
+    s = _wait_stats(gapi, second, lambda s: s.get("guestOsInfo", {}).get("kernel"), 90,
+                    "guest info of a VM started after the libvirtd restart")
+    kernel = guest_exec(PREFIX6 + "qga-r2", "/bin/uname", ["-r"])[1].strip()
+    assert s["guestOsInfo"]["kernel"] == kernel
 
 
 def test_desktop_verbs_reach_responder(gapi, tiny_guest):
