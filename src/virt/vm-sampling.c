@@ -113,7 +113,7 @@ typedef struct {
 
 /* What the sampler threads run. */
 typedef enum {
-    VD_VM_JOB_TICK,     /* data: VdVmTick* (a reference) from the timer, or NULL */
+    VD_VM_JOB_TICK,     /* data: VdVmTick* (a reference) */
     VD_VM_JOB_CALL,     /* data: VdVmCall* (a reference) */
     VD_VM_JOB_DEADLINE, /* data: VdVmTick* (a reference) */
 } VdVmJobKind;
@@ -376,13 +376,12 @@ vdVmSamplingConnTaint(virConnectPtr conn)
 /* ---- ticks and calls ------------------------------------------------------ */
 
 static VdVmTick *
-vdVmTickNew(gint64 start_us, gboolean block)
+vdVmTickNew(gint64 start_us)
 {
     VdVmTick *t = g_new0(VdVmTick, 1);
 
     t->ref = 1;
     t->start_us = start_us;
-    t->block = block;
     t->calls = g_ptr_array_new();
     return t;
 }
@@ -482,6 +481,14 @@ vdVmCallNew(VdVmListing *listing, GPtrArray *doms, GPtrArray *ids, unsigned int 
     }
     c->groups = groups;
     return c;
+}
+
+/* Still in libvirt, and no deadline declared it stuck (lock held): a
+ * deadline has to look at it. */
+static gboolean
+vdVmCallLateLocked(const VdVmCall *c)
+{
+    return !c->done && !c->stuck;
 }
 
 static void
@@ -833,7 +840,7 @@ vdVmSamplingDeadlineTimer(gpointer data)
     for (guint i = 0; i < t->calls->len && !late; i++) {
         const VdVmCall *c = g_ptr_array_index(t->calls, i);
 
-        late = !c->done && !c->stuck;
+        late = vdVmCallLateLocked(c);
     }
     g_mutex_unlock(&vdSampling.lock);
     if (late && vdSampling.pool && !vdSampling.stopping) {
@@ -887,7 +894,7 @@ vdVmSamplingDeadlineRun(VdVmTick *t)
     for (guint i = 0; i < t->calls->len; i++) {
         VdVmCall *c = g_ptr_array_index(t->calls, i);
 
-        if (!c->done && !c->stuck) {
+        if (vdVmCallLateLocked(c)) {
             g_atomic_int_inc(&c->ref);
             g_ptr_array_add(late, c);
         }
@@ -971,7 +978,7 @@ vdVmSamplingDeadlineRun(VdVmTick *t)
     if (rd->len && vdVmSamplingFreeThreadsLocked() > 0 && !vdSampling.stopping) {
         /* with a deadline of its own: one of them may get stuck in turn */
         gint64 start = g_get_monotonic_time();
-        VdVmTick *again_tick = vdVmTickNew(start, FALSE);
+        VdVmTick *again_tick = vdVmTickNew(start);
 
         again_tick->reask = TRUE;
         vdVmCallLaunchLocked(listing, rd, ri, groups, start, again_tick, NULL);
@@ -1066,11 +1073,12 @@ vdVmSamplingDomainsChanged(void)
     g_atomic_int_inc(&vdSampling.domains_gen);
 }
 
-/* One tick (@pre: made and armed by the timer, or NULL); returns one of
- * its calls (a reference) for the calling thread to run once the tick is
- * over, or NULL: a hand-off to another thread fewer per tick. */
+/* Tick @tick (made and armed by vdVmSamplingTickStartLocked; the job's
+ * reference); returns one of its calls (a reference) for the calling
+ * thread to run once the tick is over, or NULL: a hand-off to another
+ * thread fewer per tick. */
 static VdVmCall *
-vdVmSamplingTickRun(VdVmTick *pre)
+vdVmSamplingTickRun(VdVmTick *tick)
 {
     gint64 now = g_get_monotonic_time();
     VdVmCall *mine = NULL;
@@ -1085,7 +1093,6 @@ vdVmSamplingTickRun(VdVmTick *pre)
     g_autoptr(GArray) need_dev = g_array_new(FALSE, TRUE, sizeof(gboolean));
     g_autoptr(GArray) need_block = g_array_new(FALSE, TRUE, sizeof(gboolean));
     g_autoptr(GPtrArray) changed = NULL;
-    VdVmTick *tick = pre;
     gboolean block_tick = FALSE, stagger;
     guint phases, phase;
     gint64 busy_ms = vdVmSamplingBusyMs();
@@ -1231,8 +1238,6 @@ vdVmSamplingTickRun(VdVmTick *pre)
             k = 2;
         /* With one call, the others' slow groups ride along (below).  A
          * block tick asks every VM: none may be in flight. */
-        if (!tick)
-            tick = vdVmTickNew(now, FALSE);
         tick->block = !in_flight && bd->len > 0 && (nd->len == 0 || k == 1);
         vdSampling.fig.block_vm_samples += bd->len > 0 && k == 1 ? total : bd->len;
         if (total && (k == 1 || !nd->len || !bd->len)) {
@@ -1261,9 +1266,9 @@ vdVmSamplingTickRun(VdVmTick *pre)
         } else {
             /* Check the calls once stats_call_timeout has passed; the
              * tick itself does not wait, so the next one starts on time.
-             * The timer armed it when it pushed the tick (no wake-up of
-             * the main loop from here), unless that deadline has passed
-             * already (a slow start) or this is the first tick. */
+             * It was armed when the tick was pushed (no wake-up of the
+             * main loop from here), unless that deadline has passed
+             * already (a slow start). */
             if (!tick->armed)
                 vdVmSamplingArmDeadlineLocked(tick);
         }
@@ -1358,13 +1363,24 @@ vdVmSamplingPush(VdVmJobKind kind, gpointer data)
     vdWorkersPush(vdSampling.pool, job);
 }
 
+/* Main loop, lock held, tick_running just set: push a tick with its
+ * deadline armed here, not by the tick's thread (that would wake the main
+ * loop once more per tick). */
+static void
+vdVmSamplingTickStartLocked(void)
+{
+    VdVmTick *t = vdVmTickNew(g_get_monotonic_time());
+
+    vdVmSamplingArmDeadlineLocked(t);
+    vdVmSamplingPush(VD_VM_JOB_TICK, t);
+}
+
 /* Main loop: every interval. */
 static gboolean
 vdVmSamplingTimer(gpointer data)
 {
     gint64 cpu0 = vdVmSamplingThreadCpu();
     g_autoptr(GPtrArray) changed = NULL;
-    gboolean start = FALSE;
     guint skipped_in_row = 0;
 
     g_mutex_lock(&vdSampling.lock);
@@ -1375,24 +1391,14 @@ vdVmSamplingTimer(gpointer data)
     } else {
         vdSampling.skipped_in_row = 0;
         vdSampling.tick_running = TRUE;
-        start = TRUE;
+        vdVmSamplingTickStartLocked();
     }
     g_mutex_unlock(&vdSampling.lock);
     for (guint i = 0; i < changed->len; i++)
         vdVmSamplingPublishOnMain(g_ptr_array_index(changed, i));
-    if (start) {
-        /* The deadline is armed here, on the main loop, not by the tick's
-         * thread: that would wake the main loop once more per tick. */
-        VdVmTick *t = vdVmTickNew(g_get_monotonic_time(), FALSE);
-
-        g_mutex_lock(&vdSampling.lock);
-        vdVmSamplingArmDeadlineLocked(t);
-        g_mutex_unlock(&vdSampling.lock);
-        vdVmSamplingPush(VD_VM_JOB_TICK, t);
-    }
-    else if (skipped_in_row == 1)
+    if (skipped_in_row == 1)
         g_warning("VM sampling: the previous tick still runs; ticks are skipped until it ends");
-    else
+    else if (skipped_in_row > 1)
         g_debug("VM sampling: tick skipped (%u in a row)", skipped_in_row);
     vdVmSamplingAddCpu(cpu0);
     return G_SOURCE_CONTINUE;
@@ -1466,6 +1472,7 @@ vdVmSamplingStart(GError **error)
     vdSampling.pool = vdWorkersNew("vd-sampler", vdVmSamplingRun, NULL,
                                    VD_VM_SAMPLING_MAX_THREADS, 60, g_free);
 
+    vdSampling.ctx = g_main_context_ref_thread_default();
     g_mutex_lock(&vdSampling.lock);
     vdSampling.vms = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, vdVmEntryFree);
     vdSampling.outstanding = g_ptr_array_new_with_free_func((GDestroyNotify)vdVmCallUnref);
@@ -1473,9 +1480,8 @@ vdVmSamplingStart(GError **error)
     vdSampling.last_block_us = G_MININT64 / 2;
     /* The first sample at once, so stats exist one call after start. */
     vdSampling.tick_running = TRUE;
+    vdVmSamplingTickStartLocked();
     g_mutex_unlock(&vdSampling.lock);
-    vdSampling.ctx = g_main_context_ref_thread_default();
-    vdVmSamplingPush(VD_VM_JOB_TICK, NULL);
 
     vdSampling.timer = g_timeout_source_new((guint)(vdSampling.interval_us / 1000));
     g_source_set_callback(vdSampling.timer, vdVmSamplingTimer, NULL, NULL);

@@ -10,10 +10,11 @@
  *   - The sampler threads (src/util/workers.c: at most
  *     VD_VM_SAMPLING_MAX_THREADS, independent of the number of VMs, asleep
  *     between jobs) run the tick and the bulk calls; the tick's thread
- *     runs one of its calls itself once the tick is over.  The tick lists the active domains, splits the ones worth
- *     asking into at most [sampling] max_concurrent_calls groups and runs
- *     one virDomainListGetStats (NOWAIT) per group, concurrently, on the
- *     one shared connection.  BLOCK stats are asked for every
+ *     runs one of its calls itself once the tick is over.  The tick lists
+ *     the active domains, splits the ones worth asking into at most
+ *     [sampling] max_concurrent_calls groups and runs one
+ *     virDomainListGetStats (NOWAIT) per group, concurrently, on the one
+ *     shared connection.  BLOCK stats are asked for every
  *     [sampling] block_sample_interval only (and at once for a new VM);
  *     with 16 or more VMs each tick asks them of a share of the VMs (by
  *     their place in the listing), in calls of their own sized by weight,
