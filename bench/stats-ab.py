@@ -6,8 +6,9 @@ whose load drifts (idle TCG guests on 2 cores) two runs of the same build
 differ by several percent.  This script starts both builds side by side on
 the same running guests (bench/stats-guests.sh), lets them settle, and
 reads over one window, for each: full samples (VMs stored / N), CPU per
-full sample from each thread's schedstat, and voluntary context switches
-(wake-ups) per full sample by thread name.  Both see the same host and the
+full sample from each thread's schedstat, voluntary context switches
+(wake-ups) per full sample by thread name, and the late calls' monitor
+checks (a libvirt call each).  Both see the same host and the
 same libvirtd; each adds the other's load to libvirtd, equally.
 
 Usage: python3 bench/stats-ab.py --new build-bench --old <other build> --n 50
@@ -113,6 +114,11 @@ def main():
                   "%.1f wake-ups per sample" % (k, build, full,
                                                 delta("vdsm_vm_sampling_calls_total") / full,
                                                 cpu[k], sum(w for _, w in per.values())))
+            print("    slow calls %d, stuck calls %d, monitor checks %d (%.1f per sample)"
+                  % (delta("vdsm_vm_sampling_calls_slow_total"),
+                     delta("vdsm_vm_sampling_calls_stuck_total"),
+                     delta("vdsm_vm_sampling_monitor_checks_total"),
+                     delta("vdsm_vm_sampling_monitor_checks_total") / full))
             print("    by thread (ms, wake-ups per sample): " + ", ".join(
                 "%s %.3f/%.1f" % (c, ms, w) for c, (ms, w) in sorted(per.items()) if ms or w))
         print("new/old CPU per sample: %.3f" % (cpu["new"] / cpu["old"]))

@@ -352,12 +352,12 @@ vdMetricsSampler(GString *out, guint nvms)
           (double)fig.ticks_skipped },
         { "vdsm_vm_sampling_calls_total", "counter", "Bulk stats calls made.", (double)fig.calls },
         { "vdsm_vm_sampling_calls_stuck_total", "counter",
-          "Bulk stats calls that outlived [sampling] stats_call_timeout on a QEMU that does not "
-          "answer.",
+          "Bulk stats calls that outlived their deadline ([sampling] stats_call_timeout, longer "
+          "where calls are slow) on a QEMU that does not answer.",
           (double)fig.calls_stuck },
         { "vdsm_vm_sampling_calls_slow_total", "counter",
-          "Bulk stats calls that outlived [sampling] stats_call_timeout while every QEMU they "
-          "cover answered.",
+          "Bulk stats calls that outlived their deadline ([sampling] stats_call_timeout, longer "
+          "where calls are slow) while every QEMU they cover answered.",
           (double)fig.calls_slow },
         { "vdsm_vm_sampling_connections_total", "counter",
           "libvirt connections the sampler opened.", (double)fig.connections },

@@ -151,6 +151,10 @@ static struct {
     guint ctl_gen;
     gint64 ctl_us;
     VdVmSamplingFigures fig;
+    /* Wall time per domain of the calls that returned lately (moving
+     * average, microseconds; [1]: with the slow groups), for how long a
+     * call may run before it is looked at (under the lock). */
+    gint64 per_dom_us[2];
     /* configuration, fixed at start */
     gint64 interval_us, cmd_timeout_us, call_timeout_us, ttl_us, block_interval_us;
     guint max_calls;
@@ -661,6 +665,18 @@ vdVmSamplingCheck(const char *id, gint64 busy_ms, gint64 now, gboolean *busy)
     return FALSE;
 }
 
+gint64
+vdVmSamplingPatience(guint n, gint64 per_dom_us, gint64 call_timeout_us, gint64 cmd_timeout_us)
+{
+    gint64 most = MAX(call_timeout_us, cmd_timeout_us / 2);
+    gint64 expect;
+
+    if (per_dom_us <= 0 || n == 0)
+        return call_timeout_us;
+    expect = per_dom_us > most / 2 / (gint64)n ? most : 2 * per_dom_us * (gint64)n;
+    return CLAMP(expect, call_timeout_us, most);
+}
+
 static gint64
 vdVmSamplingBusyMs(void)
 {
@@ -677,9 +693,11 @@ vdVmCallRun(VdVmCall *c)
     g_autoptr(GPtrArray) changed = NULL;
     g_autoptr(GArray) frozen = g_array_new(FALSE, FALSE, sizeof(guint));
     guint hint = 0;
+    gint64 took_us;
     int n;
 
     n = virDomainListGetStats(c->doms, c->groups, &records, flags);
+    took_us = g_get_monotonic_time() - c->start_us;
     if (n < 0)
         g_debug("bulk stats of %u domains failed: %s", c->n, virGetLastErrorMessage());
     for (int i = 0; i < n; i++) {
@@ -714,6 +732,12 @@ vdVmCallRun(VdVmCall *c)
             g_array_append_val(frozen, i);
     }
     c->done = TRUE;
+    if (n > 0 && !c->stuck) {
+        gint64 *avg = &vdSampling.per_dom_us[(c->groups & VD_VM_SAMPLING_SLOW_GROUPS) != 0];
+        gint64 per = MAX(took_us / (gint64)c->n, 1);
+
+        *avg = *avg ? (3 * *avg + per) / 4 : per;
+    }
     if (c->tick && --c->tick->pending == 0)
         vdVmTickCompleteLocked(c->tick);
     g_ptr_array_remove_fast(vdSampling.outstanding, c); /* drops the list's reference */
@@ -826,6 +850,18 @@ vdVmSamplingFreeThreadsLocked(void)
     return used >= VD_VM_SAMPLING_MAX_THREADS ? 0 : VD_VM_SAMPLING_MAX_THREADS - used;
 }
 
+/* How long call @c may run before its domains are checked (lock held). */
+static gint64
+vdVmCallPatienceLocked(const VdVmCall *c)
+{
+    gint64 per_dom_us = vdSampling.per_dom_us[(c->groups & VD_VM_SAMPLING_SLOW_GROUPS) != 0];
+
+    return vdVmSamplingPatience(c->n, per_dom_us, vdSampling.call_timeout_us,
+                                vdSampling.cmd_timeout_us);
+}
+
+static void vdVmSamplingArmDeadlineInLocked(VdVmTick *t, gint64 delay_us);
+
 /* Main loop: stats_call_timeout after a tick started its calls (and
  * again every stats_call_timeout while a slow call runs). */
 static gboolean
@@ -833,15 +869,27 @@ vdVmSamplingDeadlineTimer(gpointer data)
 {
     VdVmTick *t = data;
     gboolean late = FALSE;
+    gint64 now = g_get_monotonic_time();
+    gint64 wait = G_MAXINT64;
 
-    /* Usually every call has returned: no thread is woken for nothing. */
+    /* Usually every call has returned: no thread is woken for nothing.  A
+     * call that may run longer (a loaded host) is looked at later. */
     g_mutex_lock(&vdSampling.lock);
     t->armed = FALSE;
     for (guint i = 0; i < t->calls->len && !late; i++) {
         const VdVmCall *c = g_ptr_array_index(t->calls, i);
+        gint64 left;
 
-        late = vdVmCallLateLocked(c);
+        if (!vdVmCallLateLocked(c))
+            continue;
+        left = c->start_us + vdVmCallPatienceLocked(c) - now;
+        if (left <= 0)
+            late = TRUE;
+        else
+            wait = MIN(wait, left);
     }
+    if (!late && wait != G_MAXINT64 && !vdSampling.stopping)
+        vdVmSamplingArmDeadlineInLocked(t, wait);
     g_mutex_unlock(&vdSampling.lock);
     if (late && vdSampling.pool && !vdSampling.stopping) {
         g_atomic_int_inc(&t->ref);
@@ -850,12 +898,12 @@ vdVmSamplingDeadlineTimer(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
-/* Look at tick @t's calls again in stats_call_timeout (any thread, lock
- * held; from another thread than the main loop's it wakes the main loop). */
+/* Look at tick @t's calls again in @delay_us (any thread, lock held; from
+ * another thread than the main loop's it wakes the main loop). */
 static void
-vdVmSamplingArmDeadlineLocked(VdVmTick *t)
+vdVmSamplingArmDeadlineInLocked(VdVmTick *t, gint64 delay_us)
 {
-    GSource *src = g_timeout_source_new((guint)(vdSampling.call_timeout_us / 1000));
+    GSource *src = g_timeout_source_new((guint)MAX((delay_us + 999) / 1000, 1));
 
     t->armed = TRUE;
     g_atomic_int_inc(&t->ref);
@@ -864,9 +912,16 @@ vdVmSamplingArmDeadlineLocked(VdVmTick *t)
     g_source_unref(src);
 }
 
+/* The same in stats_call_timeout. */
+static void
+vdVmSamplingArmDeadlineLocked(VdVmTick *t)
+{
+    vdVmSamplingArmDeadlineInLocked(t, vdSampling.call_timeout_us);
+}
+
 /* Pool: tick @t's calls still in libvirt stats_call_timeout after they
  * started, and every stats_call_timeout after that while one is.  Each
- * domain of a late call is checked.  A late call with a domain whose
+ * domain of a late call (one past its patience) is checked.  A late call with a domain whose
  * monitor does not answer is *stuck*: those domains are unresponsive, the
  * call's connection takes no new calls, and its other domains are asked
  * again at once by one new call (listed on the fresh connection), which
@@ -889,18 +944,23 @@ vdVmSamplingDeadlineRun(VdVmTick *t)
     gint64 now = g_get_monotonic_time();
     gboolean overdue = now - t->start_us >= vdSampling.cmd_timeout_us;
     gboolean slow = FALSE;
+    gint64 busy_ms = vdVmSamplingBusyMs();
 
     g_mutex_lock(&vdSampling.lock);
     for (guint i = 0; i < t->calls->len; i++) {
         VdVmCall *c = g_ptr_array_index(t->calls, i);
 
-        if (vdVmCallLateLocked(c)) {
-            g_atomic_int_inc(&c->ref);
-            g_ptr_array_add(late, c);
+        if (!vdVmCallLateLocked(c))
+            continue;
+        if (now - c->start_us < vdVmCallPatienceLocked(c)) {
+            slow = TRUE; /* not yet: the deadline looks again */
+            continue;
         }
+        g_atomic_int_inc(&c->ref);
+        g_ptr_array_add(late, c);
     }
     g_mutex_unlock(&vdSampling.lock);
-    if (!late->len || vdSampling.stopping)
+    if (vdSampling.stopping)
         return;
 
     for (guint i = 0; i < late->len; i++) {
@@ -916,7 +976,7 @@ vdVmSamplingDeadlineRun(VdVmTick *t)
             gboolean busy = FALSE;
 
             if (!stuck && j >= c->check_from &&
-                vdVmSamplingCheck(c->ids[j], vdVmSamplingBusyMs(), now, &busy)) {
+                vdVmSamplingCheck(c->ids[j], busy_ms, now, &busy)) {
                 stuck = TRUE;
                 c->check_from = j;
                 continue;

@@ -19,8 +19,11 @@
  *     with 16 or more VMs each tick asks them of a share of the VMs (by
  *     their place in the listing), in calls of their own sized by weight,
  *     so that every tick costs about the same.
- *   - A call still running after [sampling] stats_call_timeout is "stuck":
- *     its domains are checked with virDomainGetControlInfo; a domain whose
+ *   - A call still running after [sampling] stats_call_timeout (on a host
+ *     where calls took longer lately: twice its time at their pace, at
+ *     most half vm_command_timeout) is "late": its domains are checked
+ *     with virDomainGetControlInfo, and when one is stuck, the call is
+ *     "stuck"; a domain whose
  *     QEMU monitor has been busy that long is unresponsive (monitorResponse
  *     "-1", skipped for [sampling] unresponsive_ttl seconds, then checked
  *     again), the others are sampled again at once by a new call.  The
@@ -103,8 +106,8 @@ typedef struct {
     guint64 ticks;              /* ticks that ran */
     guint64 ticks_skipped;      /* ticks not started: the previous one still ran */
     guint64 calls;              /* bulk calls made */
-    guint64 calls_stuck;        /* calls past stats_call_timeout on a QEMU that does not answer */
-    guint64 calls_slow;         /* calls past stats_call_timeout with every QEMU answering */
+    guint64 calls_stuck;        /* late calls on a QEMU that does not answer */
+    guint64 calls_slow;         /* late calls with every QEMU answering */
     guint64 connections;        /* sample and control connections opened */
     guint64 monitor_checks;     /* domains' monitor states asked (one libvirt call each) */
     guint64 samples_dropped;    /* stale samples dropped */
@@ -125,5 +128,15 @@ typedef struct {
 } VdVmSamplingFigures;
 
 void vdVmSamplingGetFigures(VdVmSamplingFigures *out);
+
+/* How long a bulk stats call of @n domains may run before its domains are
+ * checked: @call_timeout_us ([sampling] stats_call_timeout), or where
+ * calls took longer lately (@per_dom_us: their wall time per domain, 0
+ * when none returned yet) twice what this one should take at that pace,
+ * at most half @cmd_timeout_us ([vars] vm_command_timeout): on a loaded
+ * host a slow call is not looked at, domain by domain, for nothing.
+ * Exported for the unit tests. */
+gint64 vdVmSamplingPatience(guint n, gint64 per_dom_us, gint64 call_timeout_us,
+                            gint64 cmd_timeout_us);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VdVmSamplingSnap, vdVmSamplingSnapFree)
