@@ -862,8 +862,9 @@ vdVmCallPatienceLocked(const VdVmCall *c)
 
 static void vdVmSamplingArmDeadlineInLocked(VdVmTick *t, gint64 delay_us);
 
-/* Main loop: stats_call_timeout after a tick started its calls (and
- * again every stats_call_timeout while a slow call runs). */
+/* Main loop: stats_call_timeout after a tick started its calls, again
+ * every stats_call_timeout while a slow call runs, and when the patience
+ * of a call still in libvirt ends. */
 static gboolean
 vdVmSamplingDeadlineTimer(gpointer data)
 {
@@ -919,15 +920,16 @@ vdVmSamplingArmDeadlineLocked(VdVmTick *t)
     vdVmSamplingArmDeadlineInLocked(t, vdSampling.call_timeout_us);
 }
 
-/* Pool: tick @t's calls still in libvirt stats_call_timeout after they
- * started, and every stats_call_timeout after that while one is.  Each
- * domain of a late call (one past its patience) is checked.  A late call with a domain whose
- * monitor does not answer is *stuck*: those domains are unresponsive, the
- * call's connection takes no new calls, and its other domains are asked
- * again at once by one new call (listed on the fresh connection), which
- * gets a deadline of its own.  A late call whose domains
- * all answer is *slow* (a loaded host, not a stuck QEMU): asking them
- * again would only add to libvirtd's load, so it is left to finish.
+/* Pool: tick @t's calls still in libvirt past their patience (at least
+ * stats_call_timeout after they started), and every stats_call_timeout
+ * after that while one is.  Each domain of such a late call is checked.
+ * A late call with a domain whose monitor does not answer is *stuck*:
+ * those domains are unresponsive, the call's connection takes no new
+ * calls, and its other domains are asked again at once by one new call
+ * (listed on the fresh connection), which gets a deadline of its own.  A
+ * late call whose domains all answer is *slow* (a loaded host, not a
+ * stuck QEMU): asking them again would only add to libvirtd's load, so it
+ * is left to finish.
  * After vm_command_timeout a slow call counts as stuck anyway (libvirtd
  * itself does not answer) and its connection takes no new calls. */
 static void
