@@ -92,7 +92,7 @@ typedef struct {
     gboolean reask;         /* a stuck call's other domains, asked again: not a sample */
     guint pending;          /* calls not returned yet (under the lock) */
     gboolean armed;         /* a deadline timer will look at it (under the lock) */
-    GPtrArray *calls;       /* VdVmCall* (a reference each) */
+    GPtrArray *calls;       /* VdVmCall* still in libvirt (a reference each; under the lock) */
 } VdVmTick;
 
 typedef struct {
@@ -738,8 +738,15 @@ vdVmCallRun(VdVmCall *c)
 
         *avg = *avg ? (3 * *avg + per) / 4 : per;
     }
-    if (c->tick && --c->tick->pending == 0)
-        vdVmTickCompleteLocked(c->tick);
+    if (c->tick) {
+        /* The tick lists only the calls still in libvirt (all its
+         * deadline looks at), and a call holds its tick: keeping the
+         * returned ones would make a cycle that frees neither. */
+        if (g_ptr_array_remove_fast(c->tick->calls, c))
+            g_atomic_int_add(&c->ref, -1); /* the caller holds another */
+        if (--c->tick->pending == 0)
+            vdVmTickCompleteLocked(c->tick);
+    }
     g_ptr_array_remove_fast(vdSampling.outstanding, c); /* drops the list's reference */
     vdSampling.fig.calls_outstanding = vdSampling.outstanding->len;
     g_mutex_unlock(&vdSampling.lock);
