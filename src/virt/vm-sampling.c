@@ -13,9 +13,13 @@
 #include "vm-table.h"
 #include "workers.h"
 
+#include <errno.h>
+#include <glib-unix.h>
 #include <libvirt/virterror.h>
 #include <string.h>
+#include <sys/timerfd.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Longest accepted interval or timeout, seconds (one day). */
 #define VD_VM_SAMPLING_SECONDS_MAX 86400
@@ -91,7 +95,8 @@ typedef struct {
     gboolean block;         /* asked for the slow groups */
     gboolean reask;         /* a stuck call's other domains, asked again: not a sample */
     guint pending;          /* calls not returned yet (under the lock) */
-    gboolean armed;         /* a deadline timer will look at it (under the lock) */
+    gboolean armed;         /* in the deadline's list (a reference; under the lock) */
+    gint64 due_us;          /* when the deadline looks at it (under the lock) */
     GPtrArray *calls;       /* VdVmCall* still in libvirt (a reference each; under the lock) */
 } VdVmTick;
 
@@ -134,6 +139,12 @@ static struct {
     virConnectPtr sample_conn;
     virConnectPtr control_conn;
     GSource *timer;
+    /* The deadline: one timerfd on the main loop for every tick whose
+     * calls may still be in libvirt ("the deadline" below). */
+    GSource *deadline;
+    int deadline_fd;
+    gint64 deadline_at;     /* programmed expiry (monotonic µs), 0: disarmed */
+    GPtrArray *armed;       /* VdVmTick* (a reference each), under the lock */
     gboolean tick_running;
     guint skipped_in_row;
     gboolean stopping;
@@ -402,12 +413,83 @@ vdVmTickUnref(VdVmTick *t)
     g_free(t);
 }
 
+/* ---- the deadline ------------------------------------------------------------
+ * One timerfd on the main loop stands for the deadlines of all ticks with
+ * calls in libvirt: it is programmed for the earliest, from any thread,
+ * and disarmed when the last of those ticks completes.  Programming a
+ * timerfd does not wake the main loop (a GLib timeout attached or
+ * destroyed from another thread would), so a tick whose calls all return
+ * in time costs the main loop no wake-up at all; only a call still in
+ * libvirt at its deadline does. */
+
+/* Program the timerfd for the earliest tick due, or disarm it (lock held). */
+static void
+vdVmSamplingDeadlineProgramLocked(void)
+{
+    struct itimerspec its = { 0 };
+    gint64 at = 0;
+
+    for (guint i = 0; vdSampling.armed && i < vdSampling.armed->len; i++) {
+        const VdVmTick *t = g_ptr_array_index(vdSampling.armed, i);
+
+        if (at == 0 || t->due_us < at)
+            at = MAX(t->due_us, 1); /* an absolute 0 would disarm it */
+    }
+    if (!vdSampling.deadline || at == vdSampling.deadline_at)
+        return;
+    vdSampling.deadline_at = at;
+    its.it_value.tv_sec = at / G_USEC_PER_SEC;
+    its.it_value.tv_nsec = (at % G_USEC_PER_SEC) * 1000;
+    /* g_get_monotonic_time() is CLOCK_MONOTONIC, the timerfd's clock */
+    if (timerfd_settime(vdSampling.deadline_fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
+        g_warning("VM sampling: cannot set the deadline timer: %s", g_strerror(errno));
+}
+
+/* Look at tick @t's calls still in libvirt in @delay_us (lock held, any
+ * thread; the main loop is not woken before then). */
+static void
+vdVmSamplingArmDeadlineInLocked(VdVmTick *t, gint64 delay_us)
+{
+    if (!vdSampling.armed)
+        return; /* stopped */
+    t->due_us = g_get_monotonic_time() + MAX(delay_us, 1000);
+    if (!t->armed) {
+        t->armed = TRUE;
+        g_atomic_int_inc(&t->ref);
+        g_ptr_array_add(vdSampling.armed, t);
+    }
+    vdVmSamplingDeadlineProgramLocked();
+}
+
+/* The same in stats_call_timeout. */
+static void
+vdVmSamplingArmDeadlineLocked(VdVmTick *t)
+{
+    vdVmSamplingArmDeadlineInLocked(t, vdSampling.call_timeout_us);
+}
+
+/* Tick @t has no call in libvirt left (lock held): the deadline forgets
+ * it.  The reference dropped is never the last (the caller holds one). */
+static void
+vdVmSamplingDisarmDeadlineLocked(VdVmTick *t)
+{
+    guint i;
+
+    if (!t->armed)
+        return;
+    t->armed = FALSE;
+    if (g_ptr_array_find(vdSampling.armed, t, &i))
+        vdVmTickUnref(g_ptr_array_steal_index_fast(vdSampling.armed, i));
+    vdVmSamplingDeadlineProgramLocked();
+}
+
 /* A tick's last call returned (lock held): a full sample is done. */
 static void
 vdVmTickCompleteLocked(VdVmTick *t)
 {
     gint64 wall = g_get_monotonic_time() - t->start_us;
 
+    vdVmSamplingDisarmDeadlineLocked(t);
     if (t->reask)
         return;
     vdSampling.fig.ticks++;
@@ -867,24 +949,15 @@ vdVmCallPatienceLocked(const VdVmCall *c)
                                 vdSampling.cmd_timeout_us);
 }
 
-static void vdVmSamplingArmDeadlineInLocked(VdVmTick *t, gint64 delay_us);
-
-/* Main loop: stats_call_timeout after a tick started its calls, again
- * every stats_call_timeout while a slow call runs, and when the patience
- * of a call still in libvirt ends. */
+/* Whether one of tick @t's calls is in libvirt past its patience (lock
+ * held, main loop, at its deadline); if none is yet, the deadline looks
+ * again when the patience of the next one ends. */
 static gboolean
-vdVmSamplingDeadlineTimer(gpointer data)
+vdVmSamplingDeadlineLateLocked(VdVmTick *t, gint64 now)
 {
-    VdVmTick *t = data;
-    gboolean late = FALSE;
-    gint64 now = g_get_monotonic_time();
     gint64 wait = G_MAXINT64;
 
-    /* Usually every call has returned: no thread is woken for nothing.  A
-     * call that may run longer (a loaded host) is looked at later. */
-    g_mutex_lock(&vdSampling.lock);
-    t->armed = FALSE;
-    for (guint i = 0; i < t->calls->len && !late; i++) {
+    for (guint i = 0; i < t->calls->len; i++) {
         const VdVmCall *c = g_ptr_array_index(t->calls, i);
         gint64 left;
 
@@ -892,39 +965,59 @@ vdVmSamplingDeadlineTimer(gpointer data)
             continue;
         left = c->start_us + vdVmCallPatienceLocked(c) - now;
         if (left <= 0)
-            late = TRUE;
-        else
-            wait = MIN(wait, left);
+            return TRUE;
+        wait = MIN(wait, left);
     }
-    if (!late && wait != G_MAXINT64 && !vdSampling.stopping)
+    if (wait != G_MAXINT64 && !vdSampling.stopping)
         vdVmSamplingArmDeadlineInLocked(t, wait);
+    return FALSE;
+}
+
+/* Main loop: the deadline timerfd expired, stats_call_timeout after a tick
+ * with calls still in libvirt started them, again every
+ * stats_call_timeout while a slow call runs, and when the patience of a
+ * call still in libvirt ends.  A sampler thread checks the late ones. */
+static gboolean
+vdVmSamplingDeadlineFire(gint fd, G_GNUC_UNUSED GIOCondition cond, G_GNUC_UNUSED gpointer data)
+{
+    g_autoptr(GPtrArray) due = g_ptr_array_new_with_free_func((GDestroyNotify)vdVmTickUnref);
+    g_autoptr(GPtrArray) late = g_ptr_array_new();
+    guint64 expired;
+    gint64 now;
+
+    /* Read under the lock that programming it takes: a timerfd programmed
+     * again after it expired has nothing to read and stays armed. */
+    g_mutex_lock(&vdSampling.lock);
+    if (read(fd, &expired, sizeof(expired)) == sizeof(expired))
+        vdSampling.deadline_at = 0; /* expired: disarmed until programmed again */
+    else if (errno != EAGAIN)
+        g_warning("VM sampling: cannot read the deadline timer: %s", g_strerror(errno));
+    now = g_get_monotonic_time();
+    for (guint i = 0; vdSampling.armed && i < vdSampling.armed->len;) {
+        VdVmTick *t = g_ptr_array_index(vdSampling.armed, i);
+
+        if (t->due_us > now) {
+            i++;
+            continue;
+        }
+        t->armed = FALSE;
+        g_ptr_array_add(due, g_ptr_array_steal_index_fast(vdSampling.armed, i));
+    }
+    for (guint i = 0; i < due->len; i++) {
+        VdVmTick *t = g_ptr_array_index(due, i);
+
+        if (vdVmSamplingDeadlineLateLocked(t, now))
+            g_ptr_array_add(late, t);
+    }
+    vdVmSamplingDeadlineProgramLocked();
     g_mutex_unlock(&vdSampling.lock);
-    if (late && vdSampling.pool && !vdSampling.stopping) {
+    for (guint i = 0; i < late->len && vdSampling.pool && !vdSampling.stopping; i++) {
+        VdVmTick *t = g_ptr_array_index(late, i);
+
         g_atomic_int_inc(&t->ref);
         vdVmSamplingPush(VD_VM_JOB_DEADLINE, t);
     }
-    return G_SOURCE_REMOVE;
-}
-
-/* Look at tick @t's calls again in @delay_us (any thread, lock held; from
- * another thread than the main loop's it wakes the main loop). */
-static void
-vdVmSamplingArmDeadlineInLocked(VdVmTick *t, gint64 delay_us)
-{
-    GSource *src = g_timeout_source_new((guint)MAX((delay_us + 999) / 1000, 1));
-
-    t->armed = TRUE;
-    g_atomic_int_inc(&t->ref);
-    g_source_set_callback(src, vdVmSamplingDeadlineTimer, t, (GDestroyNotify)vdVmTickUnref);
-    g_source_attach(src, vdSampling.ctx);
-    g_source_unref(src);
-}
-
-/* The same in stats_call_timeout. */
-static void
-vdVmSamplingArmDeadlineLocked(VdVmTick *t)
-{
-    vdVmSamplingArmDeadlineInLocked(t, vdSampling.call_timeout_us);
+    return G_SOURCE_CONTINUE;
 }
 
 /* Pool: tick @t's calls still in libvirt past their patience (at least
@@ -1535,6 +1628,12 @@ vdVmSamplingStart(GError **error)
     if (vdVmSamplingConfigure(error) < 0)
         return -1;
     g_info("VM sampling: up to %u concurrent stats calls", vdSampling.max_calls);
+    vdSampling.deadline_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (vdSampling.deadline_fd < 0) {
+        g_set_error(error, VD_ERROR, VD_ERR_INTERNAL, "VM sampling: timerfd_create: %s",
+                    g_strerror(errno));
+        return -1;
+    }
     /* Idle threads wait for the next tick without waking (GThreadPool's
      * wake after half a second cost a wake-up per job: workers.h); one
      * idle for a minute ends. */
@@ -1542,9 +1641,16 @@ vdVmSamplingStart(GError **error)
                                    VD_VM_SAMPLING_MAX_THREADS, 60, g_free);
 
     vdSampling.ctx = g_main_context_ref_thread_default();
+    vdSampling.deadline = g_unix_fd_source_new(vdSampling.deadline_fd, G_IO_IN);
+    g_source_set_callback(vdSampling.deadline, G_SOURCE_FUNC(vdVmSamplingDeadlineFire), NULL,
+                          NULL);
+    g_source_set_static_name(vdSampling.deadline, "vm-sampling-deadline");
+    g_source_attach(vdSampling.deadline, vdSampling.ctx);
     g_mutex_lock(&vdSampling.lock);
     vdSampling.vms = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, vdVmEntryFree);
     vdSampling.outstanding = g_ptr_array_new_with_free_func((GDestroyNotify)vdVmCallUnref);
+    vdSampling.armed = g_ptr_array_new_with_free_func((GDestroyNotify)vdVmTickUnref);
+    vdSampling.deadline_at = 0;
     vdSampling.stopping = FALSE;
     vdSampling.last_block_us = G_MININT64 / 2;
     /* The first sample at once, so stats exist one call after start. */
@@ -1576,6 +1682,13 @@ vdVmSamplingStop(void)
         g_clear_pointer(&vdSampling.timer, g_source_unref);
     }
     g_mutex_lock(&vdSampling.lock);
+    if (vdSampling.deadline) {
+        /* under the lock: a sampler thread may be programming it */
+        g_source_destroy(vdSampling.deadline);
+        g_clear_pointer(&vdSampling.deadline, g_source_unref);
+        close(vdSampling.deadline_fd);
+        vdSampling.deadline_fd = -1;
+    }
     vdSampling.stopping = TRUE;
     pool = g_steal_pointer(&vdSampling.pool);
     g_mutex_unlock(&vdSampling.lock);
@@ -1590,6 +1703,7 @@ vdVmSamplingStop(void)
         g_clear_pointer(&vdSampling.ctl_listing, vdVmListingUnref);
         g_clear_pointer(&vdSampling.vms, g_hash_table_unref);
         g_clear_pointer(&vdSampling.outstanding, g_ptr_array_unref);
+        g_clear_pointer(&vdSampling.armed, g_ptr_array_unref);
         g_clear_pointer(&vdSampling.ctx, g_main_context_unref);
     }
     g_clear_pointer(&vdSampling.sample_conn, virConnectClose);

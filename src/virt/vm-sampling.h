@@ -5,7 +5,10 @@
  *   - A timer on the main loop fires every [vars] vm_sample_interval.  It
  *     only re-evaluates monitorResponse (publishing VM_status events for
  *     changes) and pushes one "tick" job to the sampler threads unless the
- *     previous tick is still running, arming the tick's deadline timer.
+ *     previous tick is still running, arming the tick's deadline.  One
+ *     timerfd on the main loop holds the deadlines of all ticks with calls
+ *     in libvirt; the last returning call of a tick disarms it, so the
+ *     main loop wakes for a deadline only when a call is late.
  *     The main loop never calls libvirt.
  *   - The sampler threads (src/util/workers.c: at most
  *     VD_VM_SAMPLING_MAX_THREADS, independent of the number of VMs, asleep
