@@ -35,7 +35,7 @@ PKGS=(
     libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
     qemu-system-x86 qemu-utils openssl iproute2 procps cpio util-linux
     # tests
-    python3-stomp python3-pytest python3-pytest-timeout curl
+    python3-stomp python3-pytest python3-pytest-timeout curl valgrind
     # tests and benchmarks of VM sampling (promtool; the tools compared)
     prometheus collectd-core prometheus-libvirt-exporter
 )

@@ -12,6 +12,10 @@ start() returns once the port accepts connections and the ready gate has
 opened (requests no longer get 99), unless the config holds the gate with
 [devel] recovery_delay or the caller passes wait_ready=False.
 
+VDSM_TEST_VALGRIND=1 runs every vdsmd of the factory under valgrind's
+memcheck; a daemon that lost memory (definitely or indirectly lost blocks
+at exit) fails its test with valgrind's first loss records.
+
 Per-test settings: @pytest.mark.vdsm_config({"rpc": {"worker_threads": 1}})
 for the `vdsmd`/`vdsmd_plain`/`any_vdsmd` fixtures, or call
 vdsmd_factory(ssl=..., overrides=..., wait_ready=...) directly.
@@ -36,8 +40,10 @@ BUILD = pathlib.Path(os.environ.get("VDSM_BUILD_DIR", REPO / "build")).resolve()
 VDSMD = BUILD / "src" / "vdsmd"
 VDSM_CLIENT = BUILD / "tools" / "vdsm-client"
 MAKE_CERTS = REPO / "scripts" / "make-certs.sh"
+VALGRIND = shutil.which("valgrind") or "/usr/bin/valgrind"
+UNDER_VALGRIND = os.environ.get("VDSM_TEST_VALGRIND") == "1"
 START_TIMEOUT = 60.0
-STOP_TIMEOUT = 15.0
+STOP_TIMEOUT = 120.0 if UNDER_VALGRIND else 15.0
 LOG_TAIL_LINES = 150
 # Patterns in vdsmd's output that fail the test even when it exited 0:
 # sanitizer reports and GLib's g_return_if_fail() criticals.
@@ -101,7 +107,9 @@ def describe_status(rc):
 class Vdsmd:
     """One vdsmd process with its own config, run dir and log."""
 
-    def __init__(self, workdir, store, ssl=True, overrides=None):
+    def __init__(self, workdir, store, ssl=True, overrides=None, valgrind=UNDER_VALGRIND):
+        self.wrapper = []
+        self.valgrind_log = None
         self.dir = pathlib.Path(tempfile.mkdtemp(prefix="vdsmd-", dir=workdir))
         os.chmod(self.dir, 0o755)
         self.run_dir = self.dir / "run"
@@ -135,12 +143,16 @@ class Vdsmd:
                 f.write("\n")
         os.chmod(self.config_path, 0o644)
         self.log_path = self.dir / "vdsmd.log"
+        if valgrind:
+            self.valgrind_log = self.dir / "valgrind.txt"
+            self.wrapper = [VALGRIND, "--leak-check=full", "--show-leak-kinds=definite,indirect",
+                            "--num-callers=30", "--log-file=%s" % self.valgrind_log]
         self.proc = None
         self.terminated = False
 
     @property
     def args(self):
-        args = [str(VDSMD), "--config", str(self.config_path)]
+        args = self.wrapper + [str(VDSMD), "--config", str(self.config_path)]
         if os.geteuid() != 0:
             args.append("--no-drop-privileges")
         return args
@@ -228,6 +240,7 @@ class Vdsmd:
                 if rc != 0:
                     problems.append("vdsmd (port %d) exited with %s after SIGTERM"
                                     % (self.port, describe_status(rc)))
+        problems += self.valgrind_problems()
         text = self.log_text()
         for pat in BAD_LOG_PATTERNS:
             match = re.search(pat, text)
@@ -235,6 +248,32 @@ class Vdsmd:
                 line = text[text.rfind("\n", 0, match.start()) + 1:text.find("\n", match.end())]
                 problems.append("vdsmd (port %d) log: %s" % (self.port, line))
         return problems
+
+    def valgrind_lost(self):
+        """{"definitely": bytes, "indirectly": bytes} from valgrind's leak
+        summary at exit, {} when it wrote none, None when not under valgrind."""
+        if not self.valgrind_log:
+            return None
+        try:
+            text = self.valgrind_log.read_text(errors="replace")
+        except FileNotFoundError:
+            return {}
+        lost = {}
+        for kind in ("definitely", "indirectly"):
+            m = re.search(r"%s lost: ([\d,]+) bytes" % kind, text)
+            if m:
+                lost[kind] = int(m.group(1).replace(",", ""))
+        return lost
+
+    def valgrind_problems(self):
+        """Blocks valgrind found lost at exit, with its first loss records."""
+        lost = self.valgrind_lost()
+        if not lost or not any(lost.values()):
+            return []
+        text = self.valgrind_log.read_text(errors="replace")
+        records = [r for r in re.split(r"\n==\d+== ?\n", text) if "are definitely lost" in r]
+        return ["vdsmd (port %d) lost memory under valgrind: %r\n%s"
+                % (self.port, lost, "\n".join(records[:3]))]
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
@@ -297,8 +336,9 @@ def vdsmd_factory(request, workdir, trust_store):
     daemons = []
     request.node._vdsmd_daemons = daemons
 
-    def start(ssl=True, overrides=None, store=None, wait_ready=None):
-        daemon = Vdsmd(workdir, store or trust_store, ssl=ssl, overrides=overrides)
+    def start(ssl=True, overrides=None, store=None, wait_ready=None, valgrind=UNDER_VALGRIND):
+        daemon = Vdsmd(workdir, store or trust_store, ssl=ssl, overrides=overrides,
+                       valgrind=valgrind)
         daemons.append(daemon)
         return daemon.start(wait_ready=wait_ready)
 

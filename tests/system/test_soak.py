@@ -1,5 +1,6 @@
 """A long run holds its memory: sampling many VMs many times, while
-clients ask for their stats (VM and host) and scrape /metrics, must not make vdsmd grow.
+clients ask for their stats (VM and host) and scrape /metrics, must not make vdsmd grow,
+and vdsmd run under valgrind loses no memory.
 
 A regression here kept every sample's calls and their domain list alive
 (a tick and its calls referenced each other): about 5 KiB per sample with
@@ -8,7 +9,11 @@ A regression here kept every sample's calls and their domain list alive
 The VMs are those of libvirt's test driver (a node file of running
 domains, no QEMU): a few hundred samples take seconds instead of hours.
 The bound is in memory, not time; the sanitizer stage leaves it out
-(ASan keeps freed memory in quarantine, so RSS grows there anyway)."""
+(ASan keeps freed memory in quarantine, so RSS grows there anyway).
+
+The RSS bound catches a leak only where it is large per sample;
+valgrind's leak check at exit catches any block nothing points to any
+more (LeakSanitizer did not report the leak above: docs/testing.md)."""
 
 import uuid
 
@@ -28,6 +33,7 @@ MAX_GROWTH_KIB = 640
 
 
 def _node_xml(path, n):
+    """A test-driver node file of @n running domains, each with a disk and a NIC."""
     domains = []
     for i in range(n):
         domains.append(
@@ -60,24 +66,33 @@ def _samples(daemon):
     raise AssertionError("no vdsm_vm_sampling_ticks_total in /metrics")
 
 
-@pytest.mark.memory
-def test_sampling_does_not_grow(vdsmd_factory, workdir):
-    node = _node_xml(workdir / "soak-node.xml", N_VMS)
-    daemon = vdsmd_factory(ssl=False, overrides={
-        "vars": {"libvirt_uri": "test://%s" % node, "vm_sample_interval": "0.1",
+def _start(vdsmd_factory, node, n, interval, valgrind=False):
+    """vdsmd on the test driver's @node; returns it and a function that
+    keeps a client asking for stats until it has taken a number of samples."""
+    daemon = vdsmd_factory(ssl=False, valgrind=valgrind, overrides={
+        "vars": {"libvirt_uri": "test://%s" % node, "vm_sample_interval": str(interval),
                  "host_sample_stats_interval": "1"}})
     client = daemon.rpc()
     one = uuid.UUID(int=0x50a4 << 64 | 7)
 
-    def work_until(samples):
+    def work_until(samples, timeout=120):
         # Clients ask meanwhile: the stats and /metrics paths run too.
         def reached():
-            stats = client.result("Host.getAllVmStats", {})
-            assert len(stats) == N_VMS, len(stats)
-            assert client.result("VM.getStats", {"vmID": str(one)})[0]["vmId"] == str(one)
-            assert "cpuIdle" in client.result("Host.getStats", {})
+            stats = client.result("Host.getAllVmStats", {}, timeout=30)
+            assert len(stats) == n, len(stats)
+            got = client.result("VM.getStats", {"vmID": str(one)}, timeout=30)
+            assert got[0]["vmId"] == str(one), got
+            assert "cpuIdle" in client.result("Host.getStats", {}, timeout=30)
             return _samples(daemon) >= samples
-        wait_for(reached, timeout=120, interval=0.2, what="%d samples" % samples)
+        wait_for(reached, timeout=timeout, interval=0.2, what="%d samples" % samples)
+
+    return daemon, client, work_until
+
+
+@pytest.mark.memory
+def test_sampling_does_not_grow(vdsmd_factory, workdir):
+    node = _node_xml(workdir / "soak-node.xml", N_VMS)
+    daemon, client, work_until = _start(vdsmd_factory, node, N_VMS, 0.1)
 
     work_until(WARM_UP_SAMPLES)
     start, rss0 = _samples(daemon), _rss_kib(daemon.proc.pid)
@@ -89,3 +104,18 @@ def test_sampling_does_not_grow(vdsmd_factory, workdir):
         "vdsmd grew %d KiB (%d -> %d) in %d samples of %d VMs"
         % (rss1 - rss0, rss0, rss1, done - start, N_VMS))
     assert client.result("Host.ping2", {}) is True
+
+
+@pytest.mark.memory
+def test_no_leak_under_valgrind(vdsmd_factory, workdir):
+    """vdsmd under valgrind's memcheck samples 20 domains 30 times while a
+    client asks for stats; after SIGTERM no block is definitely or
+    indirectly lost (the tick/call cycle lost 22 KB in those 30 samples)."""
+    n = 20
+    node = _node_xml(workdir / "leak-node.xml", n)
+    daemon, client, work_until = _start(vdsmd_factory, node, n, 0.2, valgrind=True)
+    work_until(30, timeout=180)
+    client.close()
+    assert daemon.terminate(timeout=180) == 0, daemon.log_tail()
+    assert daemon.valgrind_lost() == {"definitely": 0, "indirectly": 0}, (
+        "\n".join(daemon.valgrind_problems()) or "no leak summary from valgrind")
