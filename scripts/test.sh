@@ -9,7 +9,9 @@
 #   system   build/ : pytest tests/system against the real build/src/vdsmd
 #   fuzz     build-fuzz/ (clang, -Dfuzz=true): fuzz/run-fuzzers.sh, bounded
 #   asan     build-asan/ (-Db_sanitize=address,undefined): unit + system again
-# VDSM_TEST_STAGES="unit system fuzz asan" picks stages; VDSM_FUZZ_SECONDS
+#   valgrind build/ : the JSON-RPC system tests again with vdsmd under
+#            valgrind's memcheck, failing a test whose vdsmd lost memory
+# VDSM_TEST_STAGES="unit system fuzz asan valgrind" picks stages; VDSM_FUZZ_SECONDS
 # (default 30) is the time per fuzz target.  Arguments go to every pytest run
 # (e.g. -k heartbeat).  The last line is "N passed, N failed" summed over all
 # stages (a meson test program counts once, a pytest test once); the exit
@@ -18,7 +20,7 @@ set -uo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo" || exit 1
 
-stages=${VDSM_TEST_STAGES:-unit system fuzz asan}
+stages=${VDSM_TEST_STAGES:-unit system fuzz asan valgrind}
 fuzz_seconds=${VDSM_FUZZ_SECONDS:-30}
 logs=$repo/build-testlogs
 rm -rf "$logs"
@@ -83,12 +85,13 @@ unit() {
     record "$label" "$p" "$f" $((SECONDS - t0)) "$note"
 }
 
-# system LABEL DIR [pytest args]: pytest tests/system against DIR/src/vdsmd.
+# system LABEL DIR [pytest args]: pytest tests/system (or the files in
+# $SYSTEM_TESTS) against DIR/src/vdsmd.
 system() {
     local label=$1 dir=$2 t0=$SECONDS rc xml=$logs/pytest-$1.xml
     shift 2
     banner "$label: pytest tests/system (VDSM_BUILD_DIR=$dir)"
-    VDSM_BUILD_DIR=$repo/$dir VDSM_TEST_LOGDIR=$logs/vdsmd-$label $PY -m pytest tests/system -q -rfE -p no:cacheprovider \
+    VDSM_BUILD_DIR=$repo/$dir VDSM_TEST_LOGDIR=$logs/vdsmd-$label $PY -m pytest ${SYSTEM_TESTS:-tests/system} -q -rfE -p no:cacheprovider \
         --timeout=180 --junitxml="$xml" "$@" 2>&1 | tee "$logs/pytest-$label.log"
     rc=${PIPESTATUS[0]}
     local counts p=0 f=0 s=0 note=""
@@ -186,6 +189,17 @@ if has_stage asan; then
         # the normal system stage only (docs/testing.md).
         ASAN_OPTIONS=${ASAN_OPTIONS:-$asan:detect_leaks=0} system system-asan build-asan \
             -m "not timing and not memory" "$@"
+    fi
+fi
+
+if has_stage valgrind; then
+    # Every vdsmd of the JSON-RPC tests (TLS and plain, batches, bad
+    # requests, the worker queue) under memcheck: a test fails when its
+    # daemon exits with definitely or indirectly lost blocks.  The VM
+    # sampler is covered in the system stage (test_soak.py).  About 3 min.
+    if build build; then
+        VDSM_TEST_VALGRIND=1 SYSTEM_TESTS=tests/system/test_jsonrpc.py \
+            system system-valgrind build -m "not timing" "$@"
     fi
 fi
 

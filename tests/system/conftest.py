@@ -59,8 +59,9 @@ def pytest_configure(config):
         "markers", "timing: asserts a latency or freshness bound; run in the normal stage, "
         "left out of the sanitizer stage where instrumentation slows vdsmd several times")
     config.addinivalue_line(
-        "markers", "memory: asserts a bound on vdsmd's RSS; run in the normal stage, left out "
-        "of the sanitizer stage where ASan keeps freed memory in quarantine")
+        "markers", "memory: asserts a bound on vdsmd's RSS, or no loss under valgrind; run in "
+        "the normal stage, left out of the sanitizer stage where ASan keeps freed memory in "
+        "quarantine (and its binary does not run under valgrind)")
     # stomp.py 8 builds its TLS context with a deprecated constant.
     config.addinivalue_line("filterwarnings",
                             "ignore:ssl.PROTOCOL_TLS is deprecated:DeprecationWarning")
