@@ -94,7 +94,6 @@ typedef struct {
     gint64 start_us;
     gboolean block;         /* asked for the slow groups */
     gboolean reask;         /* a stuck call's other domains, asked again: not a sample */
-    guint pending;          /* calls not returned yet (under the lock) */
     gboolean armed;         /* in the deadline's list (a reference; under the lock) */
     gint64 due_us;          /* when the deadline looks at it (under the lock) */
     GPtrArray *calls;       /* VdVmCall* still in libvirt (a reference each; under the lock) */
@@ -824,10 +823,11 @@ vdVmCallRun(VdVmCall *c)
         /* The tick lists only the calls still in libvirt (all its
          * deadline looks at), and a call holds its tick: keeping the
          * returned ones would make a cycle that frees neither. */
-        if (g_ptr_array_remove_fast(c->tick->calls, c))
+        if (g_ptr_array_remove_fast(c->tick->calls, c)) {
             g_atomic_int_add(&c->ref, -1); /* the caller holds another */
-        if (--c->tick->pending == 0)
-            vdVmTickCompleteLocked(c->tick);
+            if (c->tick->calls->len == 0)
+                vdVmTickCompleteLocked(c->tick);
+        }
     }
     g_ptr_array_remove_fast(vdSampling.outstanding, c); /* drops the list's reference */
     vdSampling.fig.calls_outstanding = vdSampling.outstanding->len;
@@ -867,7 +867,6 @@ vdVmCallLaunchLocked(VdVmListing *listing, GPtrArray *doms, GPtrArray *ids, unsi
     if (tick) {
         g_atomic_int_inc(&tick->ref);
         c->tick = tick;
-        tick->pending++;
         g_atomic_int_inc(&c->ref);
         g_ptr_array_add(tick->calls, c);
     }
@@ -1423,7 +1422,7 @@ vdVmSamplingTickRun(VdVmTick *tick)
                                     &mine);
             vdVmSamplingSplitLocked(listing, nd, ni, kn, VD_VM_SAMPLING_GROUPS, now, tick, &mine);
         }
-        if (tick->pending == 0) {
+        if (tick->calls->len == 0) {
             vdVmTickCompleteLocked(tick); /* nothing to ask */
         } else {
             /* Check the calls once stats_call_timeout has passed; the
