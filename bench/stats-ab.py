@@ -13,6 +13,11 @@ same libvirtd; each adds the other's load to libvirtd, equally.
 
 Usage: python3 bench/stats-ab.py --new build-bench --old <other build> --n 50
        [--prefix vdt4-b] [--interval 2] [--window 180]
+       [--new-env NAME=VALUE ...] [--old-env NAME=VALUE ...]
+       [--new-sampling KEY=VALUE ...] [--old-sampling KEY=VALUE ...]
+The same build with different environments (e.g. glibc's malloc tunables):
+--old build-bench --old-env GLIBC_TUNABLES=glibc.malloc.mxfast=0; or settings:
+--old build-bench --old-sampling max_concurrent_calls=1.
 """
 import argparse
 import os
@@ -70,12 +75,24 @@ def main():
     p.add_argument("--block-every", type=int, default=4)
     p.add_argument("--settle", type=float, default=40.0)
     p.add_argument("--window", type=float, default=180.0)
+    p.add_argument("--new-env", action="append", default=[], metavar="NAME=VALUE",
+                   help="environment of the new build's vdsmd (repeatable)")
+    p.add_argument("--old-env", action="append", default=[], metavar="NAME=VALUE",
+                   help="environment of the old build's vdsmd (repeatable)")
+    p.add_argument("--new-sampling", action="append", default=[], metavar="KEY=VALUE",
+                   help="[sampling] setting of the new build's vdsmd (repeatable)")
+    p.add_argument("--old-sampling", action="append", default=[], metavar="KEY=VALUE",
+                   help="[sampling] setting of the old build's vdsmd (repeatable)")
     a = p.parse_args()
+    for kv in a.new_sampling + a.old_sampling:
+        if "=" not in kv:
+            sys.exit("--new-sampling/--old-sampling %s: expected KEY=VALUE" % kv)
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="vdsm-ab-"))
     os.chmod(tmp, 0o755)
     procs = {}
     try:
-        for label, build in (("new", a.new), ("old", a.old)):
+        for label, build, extra, conf in (("new", a.new, a.new_env, a.new_sampling),
+                                          ("old", a.old, a.old_env, a.old_sampling)):
             run = tmp / label
             (run / "hib").mkdir(parents=True)
             os.chmod(run, 0o777)
@@ -83,15 +100,21 @@ def main():
             (run / "vdsm.conf").write_text(
                 "[vars]\nssl = false\nrun_dir = %s\nhibernation_dir = %s/hib\n"
                 "vm_sample_interval = %s\nhost_sample_stats_interval = 3600\n"
-                "[sampling]\nblock_sample_interval = %s\n[addresses]\nmanagement_port = %d\n"
+                "[sampling]\nblock_sample_interval = %s\n%s[addresses]\nmanagement_port = %d\n"
                 "[devel]\nsample_name_prefix = %s\n"
-                % (run, run, a.interval, a.interval * a.block_every, port, a.prefix))
+                % (run, run, a.interval, a.interval * a.block_every,
+                   "".join("%s = %s\n" % tuple(kv.split("=", 1)) for kv in conf), port, a.prefix))
             env = dict(os.environ, VDSM_LOG_LEVEL="WARNING", VDSM_LOG_NO_JOURNAL="1")
+            for kv in extra:
+                name, sep, value = kv.partition("=")
+                if not sep:
+                    sys.exit("--%s-env %s: expected NAME=VALUE" % (label, kv))
+                env[name] = value
             proc = subprocess.Popen(
                 [str(build / "src" / "vdsmd"), "--config", str(run / "vdsm.conf"),
                  "--no-drop-privileges"],
                 stdout=open(run / "vdsmd.log", "wb"), stderr=subprocess.STDOUT, env=env)
-            procs[label] = (proc, port, build)
+            procs[label] = (proc, port, " ".join([str(build)] + extra + conf))
         time.sleep(a.settle)
         m0 = {k: metrics(port) for k, (proc, port, _) in procs.items()}
         t0 = {k: threads(proc.pid) for k, (proc, _, _) in procs.items()}

@@ -489,7 +489,7 @@ def main():
                    help="vdsmd-arena16: vdsmd with glibc's default-sized malloc arenas "
                    "(MALLOC_ARENA_MAX=16 on 2 cores) instead of its own 2, for the RSS; "
                    "also: split2 (2 concurrent calls), vdsmd-calls2 (vdsmd with "
-                   "[sampling] max_concurrent_calls = 2; vdsmd-calls4 the same with 4), "
+                   "[sampling] max_concurrent_calls = 2; vdsmd-calls1 and vdsmd-calls4 the same with 1 and 4), "
                    "vdsmd-alt (--alt-build's vdsmd), "
                    "split-events (4 and 2 concurrent calls with libvirt's event loop running)")
     p.add_argument("--alt-build", type=pathlib.Path, default=None,
@@ -531,6 +531,8 @@ def main():
                       lambda: b.vdsmd("vdsmd-arena16", {"MALLOC_ARENA_MAX": "16"})),
                      ("vdsmd-alt",
                       lambda: b.vdsmd("vdsmd-alt", build=args.alt_build)),
+                     ("vdsmd-calls1",
+                      lambda: b.vdsmd("vdsmd-calls1", None, "max_concurrent_calls = 1\n")),
                      ("vdsmd-calls2",
                       lambda: b.vdsmd("vdsmd-calls2", None, "max_concurrent_calls = 2\n")),
                      ("vdsmd-calls4",
