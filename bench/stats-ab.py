@@ -84,15 +84,24 @@ def main():
     p.add_argument("--old-sampling", action="append", default=[], metavar="KEY=VALUE",
                    help="[sampling] setting of the old build's vdsmd (repeatable)")
     a = p.parse_args()
-    for kv in a.new_sampling + a.old_sampling:
-        if "=" not in kv:
-            sys.exit("--new-sampling/--old-sampling %s: expected KEY=VALUE" % kv)
+
+    def pairs(option, values):
+        """[(name, value)] of NAME=VALUE arguments; exits on another form."""
+        out = []
+        for kv in values:
+            name, sep, value = kv.partition("=")
+            if not sep or not name.strip():
+                sys.exit("%s %s: expected NAME=VALUE" % (option, kv))
+            out.append((name.strip(), value.strip()))
+        return out
+
+    sides = (("new", a.new, pairs("--new-env", a.new_env), pairs("--new-sampling", a.new_sampling)),
+             ("old", a.old, pairs("--old-env", a.old_env), pairs("--old-sampling", a.old_sampling)))
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="vdsm-ab-"))
     os.chmod(tmp, 0o755)
     procs = {}
     try:
-        for label, build, extra, conf in (("new", a.new, a.new_env, a.new_sampling),
-                                          ("old", a.old, a.old_env, a.old_sampling)):
+        for label, build, extra, conf in sides:
             run = tmp / label
             (run / "hib").mkdir(parents=True)
             os.chmod(run, 0o777)
@@ -103,18 +112,15 @@ def main():
                 "[sampling]\nblock_sample_interval = %s\n%s[addresses]\nmanagement_port = %d\n"
                 "[devel]\nsample_name_prefix = %s\n"
                 % (run, run, a.interval, a.interval * a.block_every,
-                   "".join("%s = %s\n" % tuple(kv.split("=", 1)) for kv in conf), port, a.prefix))
+                   "".join("%s = %s\n" % kv for kv in conf), port, a.prefix))
             env = dict(os.environ, VDSM_LOG_LEVEL="WARNING", VDSM_LOG_NO_JOURNAL="1")
-            for kv in extra:
-                name, sep, value = kv.partition("=")
-                if not sep:
-                    sys.exit("--%s-env %s: expected NAME=VALUE" % (label, kv))
-                env[name] = value
+            env.update(extra)
             proc = subprocess.Popen(
                 [str(build / "src" / "vdsmd"), "--config", str(run / "vdsm.conf"),
                  "--no-drop-privileges"],
                 stdout=open(run / "vdsmd.log", "wb"), stderr=subprocess.STDOUT, env=env)
-            procs[label] = (proc, port, " ".join([str(build)] + extra + conf))
+            procs[label] = (proc, port,
+                            " ".join([str(build)] + ["%s=%s" % kv for kv in extra + conf]))
         time.sleep(a.settle)
         m0 = {k: metrics(port) for k, (proc, port, _) in procs.items()}
         t0 = {k: threads(proc.pid) for k, (proc, _, _) in procs.items()}

@@ -489,7 +489,8 @@ def main():
                    help="vdsmd-arena16: vdsmd with glibc's default-sized malloc arenas "
                    "(MALLOC_ARENA_MAX=16 on 2 cores) instead of its own 2, for the RSS; "
                    "also: split2 (2 concurrent calls), vdsmd-calls2 (vdsmd with "
-                   "[sampling] max_concurrent_calls = 2; vdsmd-calls1 and vdsmd-calls4 the same with 1 and 4), "
+                   "[sampling] max_concurrent_calls = 2; vdsmd-calls1 and vdsmd-calls4 "
+                   "the same with 1 and 4), "
                    "vdsmd-alt (--alt-build's vdsmd), "
                    "split-events (4 and 2 concurrent calls with libvirt's event loop running)")
     p.add_argument("--alt-build", type=pathlib.Path, default=None,

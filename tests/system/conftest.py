@@ -109,7 +109,6 @@ class Vdsmd:
     """One vdsmd process with its own config, run dir and log."""
 
     def __init__(self, workdir, store, ssl=True, overrides=None, valgrind=UNDER_VALGRIND):
-        self.wrapper = []
         self.valgrind_log = None
         self.dir = pathlib.Path(tempfile.mkdtemp(prefix="vdsmd-", dir=workdir))
         os.chmod(self.dir, 0o755)
@@ -146,14 +145,16 @@ class Vdsmd:
         self.log_path = self.dir / "vdsmd.log"
         if valgrind:
             self.valgrind_log = self.dir / "valgrind.txt"
-            self.wrapper = [VALGRIND, "--leak-check=full", "--show-leak-kinds=definite,indirect",
-                            "--num-callers=30", "--log-file=%s" % self.valgrind_log]
         self.proc = None
         self.terminated = False
 
     @property
     def args(self):
-        args = self.wrapper + [str(VDSMD), "--config", str(self.config_path)]
+        args = []
+        if self.valgrind_log:
+            args = [VALGRIND, "--leak-check=full", "--show-leak-kinds=definite,indirect",
+                    "--num-callers=30", "--log-file=%s" % self.valgrind_log]
+        args += [str(VDSMD), "--config", str(self.config_path)]
         if os.geteuid() != 0:
             args.append("--no-drop-privileges")
         return args
