@@ -29,6 +29,8 @@ PKGS=(
     build-essential meson ninja-build pkg-config
     libglib2.0-dev glib-networking libvirt-dev libjson-c-dev
     libsoup-3.0-dev libnl-route-3-dev python3-yaml
+    # tcmalloc for the optional -Dallocator=tcmalloc (docs/benchmarks-stats.md)
+    libgoogle-perftools-dev
     # fuzzing and sanitizers
     clang libclang-rt-14-dev
     # run: libvirt + QEMU, certificates, host inspection

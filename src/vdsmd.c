@@ -32,6 +32,12 @@
 #include <glib-unix.h>
 #include <grp.h>
 #include <malloc.h>
+#ifdef VD_ALLOCATOR_TCMALLOC
+#include <gperftools/malloc_extension_c.h>
+
+/* all threads' tcmalloc caches together (below) */
+#define VD_TCMALLOC_THREAD_CACHE_BYTES ((size_t)8 << 20)
+#endif
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -147,13 +153,27 @@ main(int argc, char **argv)
     gint64 delay;
     VdStartupGate gate = { 0 };
 
-    /* glibc gives every thread that allocates an arena of its own (up to
-     * 8 per core), and each keeps what its thread freed: the rpc, VM and
-     * sampler pools' threads all allocate.  Two arenas cut the resident
-     * growth per VM (docs/benchmarks-stats.md, MALLOC_ARENA_MAX A/B); an
-     * explicit MALLOC_ARENA_MAX in the environment still wins. */
+#ifndef VD_ALLOCATOR_TCMALLOC
+    /* Built with glibc's malloc (the default, see src/meson.build): glibc
+     * gives every thread that allocates an arena of its own (up to 8 per
+     * core), and each keeps what its thread freed: the rpc, VM and sampler
+     * pools' threads all allocate.  Two arenas cut the resident growth per
+     * VM (docs/benchmarks-stats.md, MALLOC_ARENA_MAX A/B); an explicit
+     * MALLOC_ARENA_MAX in the environment still wins. */
     if (!g_getenv("MALLOC_ARENA_MAX"))
         mallopt(M_ARENA_MAX, 2);
+#else
+    /* -Dallocator=tcmalloc.  tcmalloc_minimal lets its per-thread caches
+     * hold up to 32 MiB in all;
+     * they kept growing for thousands of samples in the soak test (RSS +2.7
+     * MiB in 1800 samples).  8 MiB settles within a few hundred samples
+     * and keeps most of the CPU gain (0.885x glibc's CPU per sample, where
+     * 2 MiB gave none: docs/benchmarks-stats.md, "The allocator").  An
+     * explicit TCMALLOC_MAX_TOTAL_THREAD_CACHE_BYTES still wins. */
+    if (!g_getenv("TCMALLOC_MAX_TOTAL_THREAD_CACHE_BYTES"))
+        MallocExtension_SetNumericProperty("tcmalloc.max_total_thread_cache_bytes",
+                                           VD_TCMALLOC_THREAD_CACHE_BYTES);
+#endif
     /* The VM job, creation and sampler pools are non-exclusive: their idle
      * threads wait in GLib's shared set, which by default keeps 2 and
      * stops each after 15 s.  Every sample runs a tick and up to

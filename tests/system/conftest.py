@@ -152,7 +152,12 @@ class Vdsmd:
     def args(self):
         args = []
         if self.valgrind_log:
+            # A vdsmd built with -Dallocator=tcmalloc: valgrind must replace
+            # tcmalloc's malloc too, or it sees none of its blocks;
+            # valgrind.supp names the one block tcmalloc itself keeps.
             args = [VALGRIND, "--leak-check=full", "--show-leak-kinds=definite,indirect",
+                    "--soname-synonyms=somalloc=*tcmalloc*",
+                    "--suppressions=%s" % (pathlib.Path(__file__).parent / "valgrind.supp"),
                     "--num-callers=30", "--log-file=%s" % self.valgrind_log]
         args += [str(VDSMD), "--config", str(self.config_path)]
         if os.geteuid() != 0:
