@@ -34,9 +34,6 @@
 #include <malloc.h>
 #ifdef VD_ALLOCATOR_TCMALLOC
 #include <gperftools/malloc_extension_c.h>
-
-/* all threads' tcmalloc caches together (below) */
-#define VD_TCMALLOC_THREAD_CACHE_BYTES ((size_t)8 << 20)
 #endif
 #include <pwd.h>
 #include <signal.h>
@@ -48,6 +45,11 @@
 /* Idle pool threads kept for reuse (see main()): a sample's tick and its
  * concurrent calls, plus a few VM jobs. */
 #define VD_IDLE_THREADS 8
+
+#ifdef VD_ALLOCATOR_TCMALLOC
+/* All threads' tcmalloc caches together (see main()). */
+#define VD_TCMALLOC_THREAD_CACHE_BYTES ((size_t)8 << 20)
+#endif
 
 static int
 vdDropPrivileges(const char *user, GError **error)
@@ -164,12 +166,12 @@ main(int argc, char **argv)
         mallopt(M_ARENA_MAX, 2);
 #else
     /* -Dallocator=tcmalloc.  tcmalloc_minimal lets its per-thread caches
-     * hold up to 32 MiB in all;
-     * they kept growing for thousands of samples in the soak test (RSS +2.7
-     * MiB in 1800 samples).  8 MiB settles within a few hundred samples
-     * and keeps most of the CPU gain (0.885x glibc's CPU per sample, where
-     * 2 MiB gave none: docs/benchmarks-stats.md, "The allocator").  An
-     * explicit TCMALLOC_MAX_TOTAL_THREAD_CACHE_BYTES still wins. */
+     * hold up to 32 MiB in all; they kept growing for thousands of samples
+     * in the soak test (RSS +2.7 MiB in 1800 samples).  8 MiB settles
+     * within a few hundred samples and keeps most of the CPU gain (0.855-
+     * 0.885x glibc's CPU per sample, where 2 MiB gave none:
+     * docs/benchmarks-stats.md, "The allocator").  An explicit
+     * TCMALLOC_MAX_TOTAL_THREAD_CACHE_BYTES still wins. */
     if (!g_getenv("TCMALLOC_MAX_TOTAL_THREAD_CACHE_BYTES"))
         MallocExtension_SetNumericProperty("tcmalloc.max_total_thread_cache_bytes",
                                            VD_TCMALLOC_THREAD_CACHE_BYTES);
