@@ -492,7 +492,9 @@ def main():
                    "[sampling] max_concurrent_calls = 2; vdsmd-calls1 and vdsmd-calls4 "
                    "the same with 1 and 4), "
                    "vdsmd-alt (--alt-build's vdsmd), "
-                   "split-events (4 and 2 concurrent calls with libvirt's event loop running)")
+                   "split-events (4 and 2 concurrent calls with libvirt's event loop running), "
+                   "pattern (vdsmd's default two calls per tick made by the probe, "
+                   "without vdsmd)")
     p.add_argument("--alt-build", type=pathlib.Path, default=None,
                    help="tool vdsmd-alt: the vdsmd of this build directory (an A/B of two commits)")
     p.add_argument("--json", default=None, help="append results to this file")
@@ -525,6 +527,10 @@ def main():
         for k in ("4", "2"):
             b.probe("split%s-noblk-ev" % k, "--mode", "split", "--split", k, "--groups",
                     str(VDSM_GROUPS & ~32), "--event-loop", samples=args.samples)
+    if "pattern" in tools:
+        # vdsmd's default calls (2 concurrent, block stats for a quarter of
+        # the VMs) without vdsmd: what the calls alone cost its sampler
+        b.probe("vdsm-pattern", "--mode", "pattern", samples=max(8, args.samples // 4 * 4))
     if "perdomain" in tools:
         b.probe("perdomain", "--mode", "perdomain", samples=max(3, args.samples // 3))
     for name, fn in (("vdsmd", b.vdsmd),

@@ -7,6 +7,12 @@
  *              (0 = every group libvirt has: the reference);
  *   split      the active domains split into --split concurrent
  *              virDomainListGetStats calls (threads) with --groups;
+ *   pattern    vdsmd's default tick on 2 CPUs without vdsmd: two
+ *              concurrent virDomainListGetStats (NOWAIT) on two pool
+ *              threads started once, one with VDSM's groups for a quarter
+ *              of the domains (a different quarter each sample), one with
+ *              STATE|CPU_TOTAL|BALLOON|INTERFACE for the others; what the
+ *              calls themselves cost vdsmd's sampler (--groups unused);
  *   perdomain  the pre-bulk way, per domain: virDomainGetInfo,
  *              virDomainGetCPUStats, virDomainInterfaceStats per NIC,
  *              virDomainGetBlockInfo + virDomainBlockStats per disk (the
@@ -26,7 +32,7 @@
  * domain events must (libvirt then re-arms the socket watch and the
  * keepalive timer around every call).
  *
- * Usage: stats-probe [--uri URI] [--mode bulk|split|perdomain] [--groups N]
+ * Usage: stats-probe [--uri URI] [--mode bulk|split|pattern|perdomain] [--groups N]
  *                    [--split K] [--samples N] [--pause S] [--libvirtd-pid PID]
  *                    [--prefix NAME] [--own-conns] [--event-loop]
  */
@@ -92,6 +98,69 @@ splitRun(gpointer data)
     if (recs)
         virDomainStatsRecordListFree(recs);
     return NULL;
+}
+
+/* --mode pattern: the jobs of one sample, run on a pool, and their count */
+typedef struct {
+    GMutex lock;
+    GCond cond;
+    int pending;
+} PatternWait;
+
+static void
+patternRun(gpointer data, gpointer user_data)
+{
+    PatternWait *w = user_data;
+
+    splitRun(data);
+    g_mutex_lock(&w->lock);
+    w->pending--;
+    g_cond_signal(&w->cond);
+    g_mutex_unlock(&w->lock);
+}
+
+/* Sample @s of pattern mode: quarter s % 4 of @doms with VDSM's groups,
+ * the rest with the light ones, concurrently; adds to @records/@params,
+ * returns the calls made. */
+static int
+patternSample(GThreadPool *pool, PatternWait *w, virDomainPtr *doms, int ndoms, int s,
+              long *records, long *params)
+{
+    const unsigned int light = VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_CPU_TOTAL |
+                               VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_INTERFACE;
+    const unsigned int all = light | VIR_DOMAIN_STATS_VCPU | VIR_DOMAIN_STATS_BLOCK;
+    int from = ndoms * (s % 4) / 4, to = ndoms * (s % 4 + 1) / 4, calls = 0;
+    SplitJob jobs[2] = { { 0 } };
+
+    jobs[0].groups = all;
+    jobs[0].doms = g_new0(virDomainPtr, ndoms + 1);
+    jobs[1].groups = light;
+    jobs[1].doms = g_new0(virDomainPtr, ndoms + 1);
+    for (int i = 0, nb = 0, nl = 0; i < ndoms; i++) {
+        if (i >= from && i < to)
+            jobs[0].doms[nb++] = doms[i];
+        else
+            jobs[1].doms[nl++] = doms[i];
+    }
+    for (int j = 0; j < 2; j++) {
+        if (!jobs[j].doms[0])
+            continue;
+        g_mutex_lock(&w->lock);
+        w->pending++;
+        g_mutex_unlock(&w->lock);
+        g_thread_pool_push(pool, &jobs[j], NULL);
+        calls++;
+    }
+    g_mutex_lock(&w->lock);
+    while (w->pending > 0)
+        g_cond_wait(&w->cond, &w->lock);
+    g_mutex_unlock(&w->lock);
+    for (int j = 0; j < 2; j++) {
+        *records += MAX(jobs[j].records, 0);
+        *params += jobs[j].params;
+        g_free(jobs[j].doms);
+    }
+    return calls;
 }
 
 typedef struct {
@@ -212,7 +281,7 @@ main(int argc, char **argv)
     double pause = 0.5;
     GOptionEntry entries[] = {
         { "uri", 0, 0, G_OPTION_ARG_STRING, &uri, "libvirt URI", "URI" },
-        { "mode", 0, 0, G_OPTION_ARG_STRING, &mode, "bulk, split or perdomain", "MODE" },
+        { "mode", 0, 0, G_OPTION_ARG_STRING, &mode, "bulk, split, pattern or perdomain", "MODE" },
         { "groups", 0, 0, G_OPTION_ARG_INT, &groups, "VIR_DOMAIN_STATS_* mask (0: all)", "N" },
         { "split", 0, 0, G_OPTION_ARG_INT, &split, "concurrent calls (split mode)", "K" },
         { "samples", 0, 0, G_OPTION_ARG_INT, &samples, "samples to take", "N" },
@@ -232,11 +301,19 @@ main(int argc, char **argv)
     long records = 0, params = 0;
     int calls = 0;
     PerDom *pds = NULL;
+    GThreadPool *pool = NULL;
+    PatternWait pwait = { 0 };
     struct rusage ru;
 
     g_option_context_add_main_entries(octx, entries, NULL);
     if (!g_option_context_parse(octx, &argc, &argv, &error)) {
         fprintf(stderr, "stats-probe: %s\n", error->message);
+        return 2;
+    }
+    if (!g_str_equal(mode, "bulk") && !g_str_equal(mode, "split") &&
+        !g_str_equal(mode, "pattern") && !g_str_equal(mode, "perdomain")) {
+        fprintf(stderr, "stats-probe: --mode must be bulk, split, pattern or perdomain, not '%s'\n",
+                mode);
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -273,6 +350,11 @@ main(int argc, char **argv)
         own = g_new0(virDomainPtr *, k);
         for (int j = 0; j < k; j++)
             own[j] = ownConnDomains(uri, doms + ndoms * j / k, ndoms * (j + 1) / k - ndoms * j / k);
+    }
+    if (g_str_equal(mode, "pattern")) {
+        g_mutex_init(&pwait.lock);
+        g_cond_init(&pwait.cond);
+        pool = g_thread_pool_new(patternRun, &pwait, 2, TRUE, NULL);
     }
     if (g_str_equal(mode, "perdomain")) {
         pds = g_new0(PerDom, ndoms);
@@ -323,6 +405,8 @@ main(int argc, char **argv)
             }
             g_free(jobs);
             g_free(threads);
+        } else if (g_str_equal(mode, "pattern")) {
+            calls += patternSample(pool, &pwait, doms, ndoms, s, &records, &params);
         } else {
             records += perDomSample(pds, ndoms, &calls);
         }
@@ -347,6 +431,11 @@ main(int argc, char **argv)
     }
     g_free(pds);
     free(doms);
+    if (pool) {
+        g_thread_pool_free(pool, FALSE, TRUE);
+        g_mutex_clear(&pwait.lock);
+        g_cond_clear(&pwait.cond);
+    }
     virConnectClose(conn);
     return 0;
 }
