@@ -101,10 +101,10 @@ typedef struct {
 
 typedef struct {
     gint ref;
-    virDomainPtr *doms;     /* NULL-terminated; one reference each unless @listing holds them */
-    VdVmListing *listing;   /* a reference, or NULL */
-    char **ids;             /* NULL-terminated */
-    const char **names;     /* the domains' own (virDomainGetName) */
+    virDomainPtr *doms;     /* NULL-terminated; @listing's */
+    VdVmListing *listing;   /* a reference: it holds the domains, ids and names */
+    const char **ids;       /* @listing's */
+    const char **names;     /* @listing's (virDomainGetName of each domain) */
     guint n;
     unsigned int groups;
     gint64 start_us;
@@ -544,26 +544,29 @@ vdVmListingUnref(VdVmListing *l)
     g_free(l);
 }
 
-/* A call on @doms/@ids.  With @listing (which holds the domains) it takes
- * a reference to it; without, one to each domain. */
+/* A call on the domains of @listing at the places @idx (@n of them): it
+ * takes a reference to the listing and borrows its domains, ids and
+ * names (no copy: building each call's arrays by growing them cost a
+ * reallocation, and with it the sorting of the chunks libvirt had just
+ * freed, in every tick). */
 static VdVmCall *
-vdVmCallNew(VdVmListing *listing, GPtrArray *doms, GPtrArray *ids, unsigned int groups)
+vdVmCallNew(VdVmListing *listing, const guint *idx, guint n, unsigned int groups)
 {
     VdVmCall *c = g_new0(VdVmCall, 1);
 
     c->ref = 1;
-    c->n = doms->len;
-    c->listing = listing ? vdVmListingRef(listing) : NULL;
-    c->doms = g_new0(virDomainPtr, doms->len + 1);
-    c->ids = g_new0(char *, doms->len + 1);
-    c->names = g_new0(const char *, doms->len + 1);
-    for (guint i = 0; i < doms->len; i++) {
-        c->doms[i] = g_ptr_array_index(doms, i);
-        if (!listing)
-            virDomainRef(c->doms[i]);
-        c->ids[i] = g_strdup(g_ptr_array_index(ids, i));
-        c->names[i] = virDomainGetName(c->doms[i]);
+    c->n = n;
+    c->listing = vdVmListingRef(listing);
+    c->doms = g_new(virDomainPtr, n + 1);
+    c->ids = g_new(const char *, n + 1);
+    c->names = g_new(const char *, n + 1);
+    for (guint i = 0; i < n; i++) {
+        c->doms[i] = listing->doms[idx[i]];
+        c->ids[i] = listing->ids[idx[i]];
+        c->names[i] = listing->names[idx[i]];
     }
+    c->doms[n] = NULL;
+    c->ids[n] = c->names[n] = NULL;
     c->groups = groups;
     return c;
 }
@@ -581,11 +584,9 @@ vdVmCallUnref(VdVmCall *c)
 {
     if (!c || !g_atomic_int_dec_and_test(&c->ref))
         return;
-    for (guint i = 0; !c->listing && i < c->n; i++)
-        virDomainFree(c->doms[i]);
     vdVmListingUnref(c->listing);
     g_free(c->doms);
-    g_strfreev(c->ids);
+    g_free(c->ids);
     g_free(c->names);
     vdVmTickUnref(c->tick);
     g_free(c);
@@ -769,8 +770,9 @@ vdVmCallRun(VdVmCall *c)
 {
     virDomainStatsRecordPtr *records = NULL;
     unsigned int flags = vdSampling.nowait ? VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT : 0;
-    g_autoptr(GPtrArray) samples = g_ptr_array_new_with_free_func((GDestroyNotify)vdVmSampleUnref);
-    g_autoptr(GPtrArray) ids = g_ptr_array_new();
+    /* by place in the call (sized once: grown, an array would reallocate
+     * among the chunks libvirt has just freed) */
+    g_autofree VdVmSample **samples = g_new0(VdVmSample *, MAX(c->n, 1));
     g_autoptr(GPtrArray) changed = NULL;
     g_autoptr(GArray) frozen = g_array_new(FALSE, FALSE, sizeof(guint));
     guint hint = 0;
@@ -791,22 +793,18 @@ vdVmCallRun(VdVmCall *c)
         s = vdVmSampleParse(records[i]->params, records[i]->nparams, c->groups, c->start_us);
         if (c->groups & VIR_DOMAIN_STATS_BLOCK)
             vdVmSampleStatDisks(s);
-        g_ptr_array_add(samples, s);
-        g_ptr_array_add(ids, c->ids[j]);
+        vdVmSampleUnref(samples[j]); /* a domain listed twice: the last record */
+        samples[j] = s;
     }
     if (records)
         virDomainStatsRecordListFree(records);
 
     g_mutex_lock(&vdSampling.lock);
-    for (guint i = 0; vdSampling.vms && i < samples->len; i++) {
-        VdVmEntry *e = g_hash_table_lookup(vdSampling.vms, g_ptr_array_index(ids, i));
-
-        if (e)
-            vdVmEntryStoreLocked(e, g_ptr_array_index(samples, i));
-    }
     for (guint i = 0; vdSampling.vms && i < c->n; i++) {
         VdVmEntry *e = g_hash_table_lookup(vdSampling.vms, c->ids[i]);
 
+        if (e && samples[i])
+            vdVmEntryStoreLocked(e, samples[i]);
         if (e && e->busy && !c->stuck) /* a stuck call released them */
             e->busy--;
         if (e && e->frozen > 0 && !e->timed_out)
@@ -832,6 +830,8 @@ vdVmCallRun(VdVmCall *c)
     g_ptr_array_remove_fast(vdSampling.outstanding, c); /* drops the list's reference */
     vdSampling.fig.calls_outstanding = vdSampling.outstanding->len;
     g_mutex_unlock(&vdSampling.lock);
+    for (guint i = 0; i < c->n; i++)
+        vdVmSampleUnref(samples[i]); /* the stored ones are the windows' now */
 
     /* A running VM that got no CPU: is its monitor stuck behind another
      * client's call (NOWAIT gave what needs no QEMU)? */
@@ -847,15 +847,15 @@ vdVmCallRun(VdVmCall *c)
     vdVmSamplingPublish(changed);
 }
 
-/* Start a call on a sampler thread (lock held): it covers @doms/@ids (of
- * @listing, or NULL) and belongs to @tick (may be NULL).  When @mine is
- * given and still NULL, the call (a reference) goes there instead, for
- * the caller to run on its own thread. */
+/* Start a call on a sampler thread (lock held): it covers the domains of
+ * @listing at the places @idx (@n) and belongs to @tick (may be NULL).
+ * When @mine is given and still NULL, the call (a reference) goes there
+ * instead, for the caller to run on its own thread. */
 static void
-vdVmCallLaunchLocked(VdVmListing *listing, GPtrArray *doms, GPtrArray *ids, unsigned int groups,
+vdVmCallLaunchLocked(VdVmListing *listing, const guint *idx, guint n, unsigned int groups,
                      gint64 start_us, VdVmTick *tick, VdVmCall **mine)
 {
-    VdVmCall *c = vdVmCallNew(listing, doms, ids, groups);
+    VdVmCall *c = vdVmCallNew(listing, idx, n, groups);
 
     c->start_us = start_us;
     for (guint i = 0; i < c->n; i++) {
@@ -907,26 +907,19 @@ vdVmSamplingFetchDev(virDomainPtr dom, const char *id)
     vdVmDevInfoFree(dev);
 }
 
-/* Split @doms/@ids (of @listing) into @k calls of @groups (lock held);
- * the first goes to *@mine when that is still NULL. */
+/* Split the domains of @listing at the places @idx (@n of them) into @k
+ * calls of @groups (lock held); the first goes to *@mine when that is
+ * still NULL. */
 static void
-vdVmSamplingSplitLocked(VdVmListing *listing, GPtrArray *doms, GPtrArray *ids, guint k,
+vdVmSamplingSplitLocked(VdVmListing *listing, const guint *idx, guint n, guint k,
                         unsigned int groups, gint64 start_us, VdVmTick *tick, VdVmCall **mine)
 {
-    guint n = doms->len;
-
     for (guint part = 0, from = 0; part < k && from < n; part++) {
         guint to = (guint)(((guint64)n * (part + 1)) / k);
-        g_autoptr(GPtrArray) d = g_ptr_array_new();
-        g_autoptr(GPtrArray) i = g_ptr_array_new();
 
-        for (guint j = from; j < to; j++) {
-            g_ptr_array_add(d, g_ptr_array_index(doms, j));
-            g_ptr_array_add(i, g_ptr_array_index(ids, j));
-        }
+        if (to > from)
+            vdVmCallLaunchLocked(listing, idx + from, to - from, groups, start_us, tick, mine);
         from = to;
-        if (d->len)
-            vdVmCallLaunchLocked(listing, d, i, groups, start_us, tick, mine);
     }
 }
 
@@ -1036,8 +1029,7 @@ vdVmSamplingDeadlineRun(VdVmTick *t)
 {
     g_autoptr(GPtrArray) late = g_ptr_array_new_with_free_func((GDestroyNotify)vdVmCallUnref);
     g_autoptr(GPtrArray) again = g_ptr_array_new_with_free_func(g_free);
-    g_autoptr(GPtrArray) rd = g_ptr_array_new();
-    g_autoptr(GPtrArray) ri = g_ptr_array_new();
+    g_autoptr(GArray) ri = g_array_new(FALSE, FALSE, sizeof(guint)); /* places in @listing */
     g_autoptr(GPtrArray) changed = NULL;
     g_autoptr(virConnect) conn = NULL;
     VdVmListing *listing = NULL;
@@ -1082,7 +1074,7 @@ vdVmSamplingDeadlineRun(VdVmTick *t)
                 c->check_from = j;
                 continue;
             }
-            g_ptr_array_add(answering, c->ids[j]);
+            g_ptr_array_add(answering, (gpointer)c->ids[j]);
             if (busy && !stuck) {
                 c->check_from = j;
                 break; /* slow: left to finish */
@@ -1131,18 +1123,20 @@ vdVmSamplingDeadlineRun(VdVmTick *t)
         /* the call needs domains of the connection it goes to */
         if (vdVmUuidParse(g_ptr_array_index(again, i), uuid) &&
             (k = vdVmListingFind(listing, uuid)) >= 0) {
-            g_ptr_array_add(rd, listing->doms[k]);
-            g_ptr_array_add(ri, listing->ids[k]);
+            guint place = (guint)k;
+
+            g_array_append_val(ri, place);
         }
     }
     g_mutex_lock(&vdSampling.lock);
-    if (rd->len && vdVmSamplingFreeThreadsLocked() > 0 && !vdSampling.stopping) {
+    if (ri->len && vdVmSamplingFreeThreadsLocked() > 0 && !vdSampling.stopping) {
         /* with a deadline of its own: one of them may get stuck in turn */
         gint64 start = g_get_monotonic_time();
         VdVmTick *again_tick = vdVmTickNew(start);
 
         again_tick->reask = TRUE;
-        vdVmCallLaunchLocked(listing, rd, ri, groups, start, again_tick, NULL);
+        vdVmCallLaunchLocked(listing, (const guint *)(gpointer)ri->data, ri->len, groups, start,
+                             again_tick, NULL);
         vdVmSamplingArmDeadlineLocked(again_tick);
         vdVmTickUnref(again_tick);
     }
@@ -1234,6 +1228,14 @@ vdVmSamplingDomainsChanged(void)
     g_atomic_int_inc(&vdSampling.domains_gen);
 }
 
+/* What a tick found out about each domain of its listing. */
+enum {
+    VD_VM_TICK_CHECK = 1 << 0,      /* in a call, frozen or at the end of its skip time */
+    VD_VM_TICK_SKIP = 1 << 1,       /* not asked this tick */
+    VD_VM_TICK_NEED_DEV = 1 << 2,   /* its domain XML is to be read */
+    VD_VM_TICK_NEED_BLOCK = 1 << 3, /* asked for the slow groups */
+};
+
 /* Tick @tick (made and armed by vdVmSamplingTickStartLocked; the job's
  * reference); returns one of its calls (a reference) for the calling
  * thread to run once the tick is over, or NULL: a hand-off to another
@@ -1249,10 +1251,8 @@ vdVmSamplingTickRun(VdVmTick *tick)
     virDomainPtr *list = NULL;
     char **idv = NULL;
     int n = 0;
-    g_autoptr(GArray) check = g_array_new(FALSE, TRUE, sizeof(gboolean));
-    g_autoptr(GArray) skip = g_array_new(FALSE, TRUE, sizeof(gboolean));
-    g_autoptr(GArray) need_dev = g_array_new(FALSE, TRUE, sizeof(gboolean));
-    g_autoptr(GArray) need_block = g_array_new(FALSE, TRUE, sizeof(gboolean));
+    g_autofree guint8 *flags = NULL; /* VD_VM_TICK_* of each domain of the listing */
+    g_autofree guint *order = NULL;  /* places in the listing: block domains first */
     g_autoptr(GPtrArray) changed = NULL;
     gboolean block_tick = FALSE, stagger;
     guint phases, phase;
@@ -1272,10 +1272,8 @@ vdVmSamplingTickRun(VdVmTick *tick)
     n = listing->n;
     list = listing->doms;
     idv = listing->ids;
-    g_array_set_size(check, n);
-    g_array_set_size(skip, n);
-    g_array_set_size(need_dev, n);
-    g_array_set_size(need_block, n);
+    flags = g_new0(guint8, MAX(n, 1));
+    order = g_new(guint, MAX(n, 1));
 
     g_mutex_lock(&vdSampling.lock);
     if (vdSampling.stopping)
@@ -1324,22 +1322,20 @@ vdVmSamplingTickRun(VdVmTick *tick)
             /* In flight: a call that is not stuck covers it and will
              * answer for it (asking it again would only add load; the
              * deadline finds out if that call gets stuck). */
-            g_array_index(skip, gboolean, i) = TRUE;
+            flags[i] |= VD_VM_TICK_SKIP;
             in_flight++;
         } else if (e->frozen > 0 || (e->skip_until_us && now >= e->skip_until_us))
-            g_array_index(check, gboolean, i) = TRUE;
+            flags[i] |= VD_VM_TICK_CHECK;
         else if (e->skip_until_us > now)
-            g_array_index(skip, gboolean, i) = TRUE;
-        g_array_index(need_dev, gboolean, i) = !e->dev || e->dev->dom_id != dom_id || e->dev_stale;
-        if (!e->bwin[1])
-            g_array_index(need_block, gboolean, i) = TRUE;
-        else if (stagger)
-            g_array_index(need_block, gboolean, i) =
-                (guint)i % phases == phase ||
-                now - e->bwin[1]->mono_us >=
-                    vdSampling.block_interval_us + vdSampling.interval_us / 2;
-        else
-            g_array_index(need_block, gboolean, i) = block_tick;
+            flags[i] |= VD_VM_TICK_SKIP;
+        if (!e->dev || e->dev->dom_id != dom_id || e->dev_stale)
+            flags[i] |= VD_VM_TICK_NEED_DEV;
+        if (!e->bwin[1] ||
+            (stagger ? (guint)i % phases == phase ||
+                           now - e->bwin[1]->mono_us >=
+                               vdSampling.block_interval_us + vdSampling.interval_us / 2
+                     : block_tick))
+            flags[i] |= VD_VM_TICK_NEED_BLOCK;
     }
     {
         /* Domains no longer active leave the cache. */
@@ -1357,27 +1353,26 @@ vdVmSamplingTickRun(VdVmTick *tick)
     /* Domains still in a call, frozen, or at the end of their skip time:
      * ask only the ones whose monitor is free. */
     for (int i = 0; i < n; i++) {
-        if (g_array_index(check, gboolean, i) && vdVmSamplingCheck(idv[i], busy_ms, now, NULL))
-            g_array_index(skip, gboolean, i) = TRUE;
+        if ((flags[i] & VD_VM_TICK_CHECK) && vdVmSamplingCheck(idv[i], busy_ms, now, NULL))
+            flags[i] |= VD_VM_TICK_SKIP;
     }
 
     g_mutex_lock(&vdSampling.lock);
     if (vdSampling.stopping)
         goto done;
     {
-        g_autoptr(GPtrArray) bd = g_ptr_array_new();
-        g_autoptr(GPtrArray) bi = g_ptr_array_new();
-        g_autoptr(GPtrArray) nd = g_ptr_array_new();
-        g_autoptr(GPtrArray) ni = g_ptr_array_new();
+        guint nb = 0, nn = 0; /* block and other domains to ask, in @order */
         guint total, k, kb, kn;
 
         for (int i = 0; i < n; i++) {
-            if (g_array_index(skip, gboolean, i) || !*idv[i])
-                continue;
-            g_ptr_array_add(g_array_index(need_block, gboolean, i) ? bd : nd, list[i]);
-            g_ptr_array_add(g_array_index(need_block, gboolean, i) ? bi : ni, idv[i]);
+            if (!(flags[i] & VD_VM_TICK_SKIP) && *idv[i] && (flags[i] & VD_VM_TICK_NEED_BLOCK))
+                order[nb++] = (guint)i;
         }
-        total = bd->len + nd->len;
+        for (int i = 0; i < n; i++) {
+            if (!(flags[i] & VD_VM_TICK_SKIP) && *idv[i] && !(flags[i] & VD_VM_TICK_NEED_BLOCK))
+                order[nb + nn++] = (guint)i;
+        }
+        total = nb + nn;
         k = MIN(vdSampling.max_calls, vdVmSamplingFreeThreadsLocked());
         k = MIN(k, MAX(1, (total + VD_VM_SAMPLING_MIN_PER_CALL - 1) / VD_VM_SAMPLING_MIN_PER_CALL));
         if (!total && in_flight) {
@@ -1394,33 +1389,29 @@ vdVmSamplingTickRun(VdVmTick *tick)
         }
         /* A partial tick (VMs in flight: a slow host) gives its block VMs a
          * call of their own rather than the slow groups to every VM. */
-        if (in_flight && k == 1 && bd->len && nd->len && vdSampling.max_calls > 1 &&
+        if (in_flight && k == 1 && nb && nn && vdSampling.max_calls > 1 &&
             vdVmSamplingFreeThreadsLocked() > 1)
             k = 2;
         /* With one call, the others' slow groups ride along (below).  A
          * block tick asks every VM: none may be in flight. */
-        tick->block = !in_flight && bd->len > 0 && (nd->len == 0 || k == 1);
-        vdSampling.fig.block_vm_samples += bd->len > 0 && k == 1 ? total : bd->len;
-        if (total && (k == 1 || !nd->len || !bd->len)) {
+        tick->block = !in_flight && nb > 0 && (nn == 0 || k == 1);
+        vdSampling.fig.block_vm_samples += nb > 0 && k == 1 ? total : nb;
+        if (total && (k == 1 || !nn || !nb)) {
             /* One kind of call only: a lone new VM's slow groups ride along. */
-            unsigned int groups =
-                VD_VM_SAMPLING_GROUPS | (bd->len ? VD_VM_SAMPLING_SLOW_GROUPS : 0);
+            unsigned int groups = VD_VM_SAMPLING_GROUPS | (nb ? VD_VM_SAMPLING_SLOW_GROUPS : 0);
 
-            for (guint i = 0; i < nd->len; i++) {
-                g_ptr_array_add(bd, g_ptr_array_index(nd, i));
-                g_ptr_array_add(bi, g_ptr_array_index(ni, i));
-            }
-            vdVmSamplingSplitLocked(listing, bd, bi, k, groups, now, tick, &mine);
+            vdVmSamplingSplitLocked(listing, order, total, k, groups, now, tick, &mine);
         } else if (total) {
             /* Calls in proportion to the work: a block domain weighs more. */
-            guint64 wb = (guint64)bd->len * VD_VM_SAMPLING_BLOCK_WEIGHT;
+            guint64 wb = (guint64)nb * VD_VM_SAMPLING_BLOCK_WEIGHT;
 
-            kb = CLAMP((guint)((k * wb + (wb + nd->len) / 2) / (wb + nd->len)), 1, k - 1);
+            kb = CLAMP((guint)((k * wb + (wb + nn) / 2) / (wb + nn)), 1, k - 1);
             kn = k - kb;
-            vdVmSamplingSplitLocked(listing, bd, bi, kb,
+            vdVmSamplingSplitLocked(listing, order, nb, kb,
                                     VD_VM_SAMPLING_GROUPS | VD_VM_SAMPLING_SLOW_GROUPS, now, tick,
                                     &mine);
-            vdVmSamplingSplitLocked(listing, nd, ni, kn, VD_VM_SAMPLING_GROUPS, now, tick, &mine);
+            vdVmSamplingSplitLocked(listing, order + nb, nn, kn, VD_VM_SAMPLING_GROUPS, now, tick,
+                                    &mine);
         }
         if (tick->calls->len == 0) {
             vdVmTickCompleteLocked(tick); /* nothing to ask */
@@ -1441,7 +1432,7 @@ vdVmSamplingTickRun(VdVmTick *tick)
      * delay the next tick; samples do not need it, only the NIC MACs,
      * cputune and balloon fields of getStats do. */
     for (int i = 0, fetched = 0; i < n && fetched < VD_VM_SAMPLING_XML_PER_TICK; i++) {
-        if (g_array_index(need_dev, gboolean, i) && !g_array_index(skip, gboolean, i)) {
+        if ((flags[i] & (VD_VM_TICK_NEED_DEV | VD_VM_TICK_SKIP)) == VD_VM_TICK_NEED_DEV) {
             vdVmSamplingFetchDev(list[i], idv[i]);
             fetched++;
         }
