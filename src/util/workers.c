@@ -112,6 +112,14 @@ vdWorkersThreads(VdWorkers *w)
     return n;
 }
 
+guint
+vdWorkersQueued(VdWorkers *w)
+{
+    gint n = g_async_queue_length(w->queue); /* negative: threads waiting */
+
+    return n > 0 ? (guint)n : 0;
+}
+
 void
 vdWorkersFree(VdWorkers *w)
 {

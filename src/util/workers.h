@@ -37,6 +37,9 @@ void vdWorkersPush(VdWorkers *w, gpointer job);
 /* Threads running now (busy or waiting). */
 guint vdWorkersThreads(VdWorkers *w);
 
+/* Jobs queued that no thread has taken yet (all @max_threads busy). */
+guint vdWorkersQueued(VdWorkers *w);
+
 /* Stop: queued jobs are dropped, waiting threads end, busy ones end after
  * their job.  Does not wait.  @w must not be used afterwards. */
 void vdWorkersFree(VdWorkers *w);

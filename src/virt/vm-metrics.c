@@ -350,6 +350,10 @@ vdMetricsSampler(GString *out, guint nvms)
           "VM samples not started because the previous one still ran or every VM was "
           "still in its calls.",
           (double)fig.ticks_skipped },
+        { "vdsm_vm_sampling_ticks_late_total", "counter",
+          "VM samples that no sampler thread started on time (all were busy): the main loop "
+          "started them half an interval late.",
+          (double)fig.ticks_late },
         { "vdsm_vm_sampling_calls_total", "counter", "Bulk stats calls made.", (double)fig.calls },
         { "vdsm_vm_sampling_calls_stuck_total", "counter",
           "Bulk stats calls that outlived their deadline ([sampling] stats_call_timeout, longer "

@@ -137,7 +137,15 @@ static struct {
     /* The sampler's own libvirt connections (see "Connections" below). */
     virConnectPtr sample_conn;
     virConnectPtr control_conn;
-    GSource *timer;
+    /* The clock: a sampler thread that finished its job waits on
+     * clock_cond until the next tick is due and runs it ("the clock"
+     * below); the watchdog, a timerfd on the main loop, starts a tick
+     * only when no thread did so within half an interval of its time. */
+    GCond clock_cond;
+    gboolean clock_held;    /* a sampler thread waits for the next tick */
+    gint64 next_tick_us;    /* when the next tick is due (monotonic) */
+    GSource *watchdog;
+    int watchdog_fd;
     /* The deadline: one timerfd on the main loop for every tick whose
      * calls may still be in libvirt ("the deadline" below). */
     GSource *deadline;
@@ -173,6 +181,7 @@ static struct {
 } vdSampling;
 
 static void vdVmSamplingPush(VdVmJobKind kind, gpointer data);
+static VdVmTick *vdVmSamplingClockWait(void);
 
 /* ---- entries ------------------------------------------------------------ */
 
@@ -1236,7 +1245,7 @@ enum {
     VD_VM_TICK_NEED_BLOCK = 1 << 3, /* asked for the slow groups */
 };
 
-/* Tick @tick (made and armed by vdVmSamplingTickStartLocked; the job's
+/* Tick @tick (made and armed by vdVmSamplingDueLocked; the job's
  * reference); returns one of its calls (a reference) for the calling
  * thread to run once the tick is over, or NULL: a hand-off to another
  * thread fewer per tick. */
@@ -1418,9 +1427,8 @@ vdVmSamplingTickRun(VdVmTick *tick)
         } else {
             /* Check the calls once stats_call_timeout has passed; the
              * tick itself does not wait, so the next one starts on time.
-             * It was armed when the tick was pushed (no wake-up of the
-             * main loop from here), unless that deadline has passed
-             * already (a slow start). */
+             * It was armed when the tick was made, unless that deadline
+             * has passed already (a slow start). */
             if (!tick->armed)
                 vdVmSamplingArmDeadlineLocked(tick);
         }
@@ -1477,6 +1485,7 @@ vdVmSamplingRun(gpointer data, gpointer user_data)
 {
     VdVmJob *job = data;
     gint64 cpu0 = vdVmSamplingThreadCpu();
+    VdVmTick *tick;
 
     switch (job->kind) {
     case VD_VM_JOB_TICK: {
@@ -1500,6 +1509,17 @@ vdVmSamplingRun(gpointer data, gpointer user_data)
     }
     g_free(job);
     vdVmSamplingAddCpu(cpu0);
+    /* then the clock, unless another thread holds it */
+    while ((tick = vdVmSamplingClockWait())) {
+        VdVmCall *c;
+
+        cpu0 = vdVmSamplingThreadCpu();
+        if ((c = vdVmSamplingTickRun(tick))) {
+            vdVmCallRun(c);
+            vdVmCallUnref(c);
+        }
+        vdVmSamplingAddCpu(cpu0);
+    }
 }
 
 static void
@@ -1515,43 +1535,149 @@ vdVmSamplingPush(VdVmJobKind kind, gpointer data)
     vdWorkersPush(vdSampling.pool, job);
 }
 
-/* Main loop, lock held, tick_running just set: push a tick with its
- * deadline armed here, not by the tick's thread (that would wake the main
- * loop once more per tick). */
-static void
-vdVmSamplingTickStartLocked(void)
-{
-    VdVmTick *t = vdVmTickNew(g_get_monotonic_time());
+/* ---- the clock -------------------------------------------------------------
+ *
+ * Ticks are started by the sampler threads themselves: a thread that
+ * finished its job and finds no other thread holding the clock waits until
+ * the next tick is due and runs it (and then one of its calls, as any
+ * tick's thread).  So a tick wakes one thread, not the main loop and then
+ * a thread (the main loop's wake-up was 5-7% of vdsmd's CPU per sample at
+ * N = 100: docs/benchmarks-stats.md).  The thread gives the clock up when
+ * it starts the tick; the first thread to finish a job afterwards takes it
+ * (usually the tick's other call's, or its own).  When every thread is
+ * busy at the due time (calls stuck on stopped QEMUs), no thread holds the
+ * clock: the watchdog, a timerfd on the main loop programmed by whoever
+ * starts a tick (programming a timerfd wakes no one), fires half an
+ * interval after the due time and starts the tick from the main loop, on
+ * a new thread if none is free; that thread takes the clock after it. */
 
-    vdVmSamplingArmDeadlineLocked(t);
-    vdVmSamplingPush(VD_VM_JOB_TICK, t);
+/* Half an interval (at least 50 ms): how late a tick may be before the
+ * watchdog starts it. */
+static gint64
+vdVmSamplingWatchdogSlack(void)
+{
+    return MAX(vdSampling.interval_us / 2, 50000);
 }
 
-/* Main loop: every interval. */
-static gboolean
-vdVmSamplingTimer(gpointer data)
+/* Lock held: program the watchdog for the next tick. */
+static void
+vdVmSamplingWatchdogProgramLocked(void)
 {
-    gint64 cpu0 = vdVmSamplingThreadCpu();
-    g_autoptr(GPtrArray) changed = NULL;
-    guint skipped_in_row = 0;
+    struct itimerspec its = { 0 };
+    gint64 at = vdSampling.next_tick_us + vdVmSamplingWatchdogSlack();
 
-    g_mutex_lock(&vdSampling.lock);
-    changed = vdVmSamplingEvaluateLocked(g_get_monotonic_time());
+    if (!vdSampling.watchdog)
+        return; /* stopped */
+    its.it_value.tv_sec = at / G_USEC_PER_SEC;
+    its.it_value.tv_nsec = (at % G_USEC_PER_SEC) * 1000;
+    if (timerfd_settime(vdSampling.watchdog_fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
+        g_warning("VM sampling: cannot set the tick watchdog: %s", g_strerror(errno));
+}
+
+/* Lock held, the next tick due at @now: the next one is scheduled, and a
+ * tick is made (tick_running set, its deadline armed) unless the previous
+ * one still runs.  Returns the tick (a reference), or NULL with
+ * *@skipped_in_row set. */
+static VdVmTick *
+vdVmSamplingDueLocked(gint64 now, guint *skipped_in_row)
+{
+    VdVmTick *t;
+
+    vdSampling.next_tick_us += vdSampling.interval_us;
+    if (vdSampling.next_tick_us <= now) /* fell behind: no burst of ticks */
+        vdSampling.next_tick_us = now + vdSampling.interval_us;
+    vdVmSamplingWatchdogProgramLocked();
     if (vdSampling.tick_running) {
         vdSampling.fig.ticks_skipped++;
-        skipped_in_row = ++vdSampling.skipped_in_row;
-    } else {
-        vdSampling.skipped_in_row = 0;
-        vdSampling.tick_running = TRUE;
-        vdVmSamplingTickStartLocked();
+        *skipped_in_row = ++vdSampling.skipped_in_row;
+        return NULL;
     }
-    g_mutex_unlock(&vdSampling.lock);
-    for (guint i = 0; i < changed->len; i++)
-        vdVmSamplingPublishOnMain(g_ptr_array_index(changed, i));
+    vdSampling.skipped_in_row = 0;
+    vdSampling.tick_running = TRUE;
+    t = vdVmTickNew(now);
+    vdVmSamplingArmDeadlineLocked(t);
+    return t;
+}
+
+static void
+vdVmSamplingSkipped(guint skipped_in_row)
+{
     if (skipped_in_row == 1)
         g_warning("VM sampling: the previous tick still runs; ticks are skipped until it ends");
     else if (skipped_in_row > 1)
         g_debug("VM sampling: tick skipped (%u in a row)", skipped_in_row);
+}
+
+/* A sampler thread after its job: hold the clock unless another thread
+ * does, and when the next tick is due return it (a reference) for this
+ * thread to run; NULL when another thread holds the clock or sampling
+ * stops.  monitorResponse is evaluated at every due time, as VDSM's
+ * periodic check does. */
+static VdVmTick *
+vdVmSamplingClockWait(void)
+{
+    VdVmTick *t = NULL;
+
+    g_mutex_lock(&vdSampling.lock);
+    /* With every thread busy, a job may wait in the queue: this thread
+     * takes it instead of the clock (the watchdog starts the next tick if
+     * no other thread holds the clock by then). */
+    if (vdSampling.clock_held || vdSampling.stopping || !vdSampling.watchdog ||
+        !vdSampling.pool || vdWorkersQueued(vdSampling.pool) > 0) {
+        g_mutex_unlock(&vdSampling.lock);
+        return NULL;
+    }
+    vdSampling.clock_held = TRUE;
+    while (!vdSampling.stopping && !t) {
+        gint64 now = g_get_monotonic_time();
+        g_autoptr(GPtrArray) changed = NULL;
+        guint skipped_in_row = 0;
+
+        if (now < vdSampling.next_tick_us) {
+            g_cond_wait_until(&vdSampling.clock_cond, &vdSampling.lock, vdSampling.next_tick_us);
+            continue;
+        }
+        changed = vdVmSamplingEvaluateLocked(now);
+        t = vdVmSamplingDueLocked(now, &skipped_in_row);
+        g_mutex_unlock(&vdSampling.lock);
+        vdVmSamplingPublish(changed);
+        vdVmSamplingSkipped(skipped_in_row);
+        g_mutex_lock(&vdSampling.lock);
+    }
+    vdSampling.clock_held = FALSE;
+    g_mutex_unlock(&vdSampling.lock);
+    return t;
+}
+
+/* Main loop: the watchdog expired, half an interval after a tick was due.
+ * When no thread started that tick (all busy), start it here. */
+static gboolean
+vdVmSamplingWatchdogFire(gint fd, G_GNUC_UNUSED GIOCondition cond, G_GNUC_UNUSED gpointer data)
+{
+    gint64 cpu0 = vdVmSamplingThreadCpu();
+    g_autoptr(GPtrArray) changed = NULL;
+    guint skipped_in_row = 0;
+    VdVmTick *t = NULL;
+    guint64 expired;
+    gint64 now;
+
+    g_mutex_lock(&vdSampling.lock);
+    if (read(fd, &expired, sizeof(expired)) < 0 && errno != EAGAIN)
+        g_warning("VM sampling: cannot read the tick watchdog: %s", g_strerror(errno));
+    now = g_get_monotonic_time();
+    if (vdSampling.stopping || now < vdSampling.next_tick_us + vdVmSamplingWatchdogSlack()) {
+        /* a thread started the tick meanwhile (and programmed it again) */
+        g_mutex_unlock(&vdSampling.lock);
+        return G_SOURCE_CONTINUE;
+    }
+    vdSampling.fig.ticks_late++;
+    changed = vdVmSamplingEvaluateLocked(now);
+    t = vdVmSamplingDueLocked(now, &skipped_in_row);
+    if (t)
+        vdVmSamplingPush(VD_VM_JOB_TICK, t);
+    g_mutex_unlock(&vdSampling.lock);
+    vdVmSamplingPublish(changed);
+    vdVmSamplingSkipped(skipped_in_row);
     vdVmSamplingAddCpu(cpu0);
     return G_SOURCE_CONTINUE;
 }
@@ -1630,7 +1756,20 @@ vdVmSamplingStart(GError **error)
     vdSampling.pool = vdWorkersNew("vd-sampler", vdVmSamplingRun, NULL,
                                    VD_VM_SAMPLING_MAX_THREADS, 60, g_free);
 
+    vdSampling.watchdog_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (vdSampling.watchdog_fd < 0) {
+        g_set_error(error, VD_ERROR, VD_ERR_INTERNAL, "VM sampling: timerfd_create: %s",
+                    g_strerror(errno));
+        close(vdSampling.deadline_fd);
+        vdSampling.deadline_fd = -1;
+        return -1;
+    }
     vdSampling.ctx = g_main_context_ref_thread_default();
+    vdSampling.watchdog = g_unix_fd_source_new(vdSampling.watchdog_fd, G_IO_IN);
+    g_source_set_callback(vdSampling.watchdog, G_SOURCE_FUNC(vdVmSamplingWatchdogFire), NULL,
+                          NULL);
+    g_source_set_static_name(vdSampling.watchdog, "vm-sampling-watchdog");
+    g_source_attach(vdSampling.watchdog, vdSampling.ctx);
     vdSampling.deadline = g_unix_fd_source_new(vdSampling.deadline_fd, G_IO_IN);
     g_source_set_callback(vdSampling.deadline, G_SOURCE_FUNC(vdVmSamplingDeadlineFire), NULL,
                           NULL);
@@ -1643,15 +1782,19 @@ vdVmSamplingStart(GError **error)
     vdSampling.deadline_at = 0;
     vdSampling.stopping = FALSE;
     vdSampling.last_block_us = G_MININT64 / 2;
-    /* The first sample at once, so stats exist one call after start. */
-    vdSampling.tick_running = TRUE;
-    vdVmSamplingTickStartLocked();
-    g_mutex_unlock(&vdSampling.lock);
+    vdSampling.clock_held = FALSE;
+    vdSampling.skipped_in_row = 0;
+    /* The first sample at once, so stats exist one call after start; its
+     * thread then holds the clock. */
+    {
+        gint64 now = g_get_monotonic_time();
+        guint skipped_in_row = 0;
 
-    vdSampling.timer = g_timeout_source_new((guint)(vdSampling.interval_us / 1000));
-    g_source_set_callback(vdSampling.timer, vdVmSamplingTimer, NULL, NULL);
-    g_source_set_static_name(vdSampling.timer, "vm-sampling");
-    g_source_attach(vdSampling.timer, vdSampling.ctx);
+        vdSampling.next_tick_us = now;
+        vdSampling.tick_running = FALSE;
+        vdVmSamplingPush(VD_VM_JOB_TICK, vdVmSamplingDueLocked(now, &skipped_in_row));
+    }
+    g_mutex_unlock(&vdSampling.lock);
     g_info("VM sampling every %.1f s (%u concurrent calls, block stats every %.1f s, "
            "unresponsive after %.1f s)",
            vdSampling.interval_us / 1e6, vdSampling.max_calls, vdSampling.block_interval_us / 1e6,
@@ -1667,11 +1810,15 @@ vdVmSamplingStop(void)
 
     if (!vdSampling.pool)
         return;
-    if (vdSampling.timer) {
-        g_source_destroy(vdSampling.timer);
-        g_clear_pointer(&vdSampling.timer, g_source_unref);
-    }
     g_mutex_lock(&vdSampling.lock);
+    if (vdSampling.watchdog) {
+        /* under the lock: a sampler thread may be programming it */
+        g_source_destroy(vdSampling.watchdog);
+        g_clear_pointer(&vdSampling.watchdog, g_source_unref);
+        close(vdSampling.watchdog_fd);
+        vdSampling.watchdog_fd = -1;
+    }
+    g_cond_broadcast(&vdSampling.clock_cond); /* the thread holding the clock leaves */
     if (vdSampling.deadline) {
         /* under the lock: a sampler thread may be programming it */
         g_source_destroy(vdSampling.deadline);

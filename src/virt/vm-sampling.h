@@ -2,14 +2,18 @@
  * (VDSM's VMBulkstatsMonitor + StatsCache, vdsm-facts §4.3).
  *
  * DESIGN: threads and data.
- *   - A timer on the main loop fires every [vars] vm_sample_interval.  It
- *     only re-evaluates monitorResponse (publishing VM_status events for
- *     changes) and pushes one "tick" job to the sampler threads unless the
- *     previous tick is still running, arming the tick's deadline.  One
+ *   - The clock: a sampler thread that finished its job, when no other
+ *     holds the clock, waits until the next tick is due (every [vars]
+ *     vm_sample_interval), re-evaluates monitorResponse (publishing
+ *     VM_status events for changes) and runs the tick unless the previous
+ *     one is still running, arming the tick's deadline.  It gives the clock
+ *     up as the tick starts; the next thread to finish a job takes it.  A
+ *     watchdog timerfd on the main loop starts a tick that no thread
+ *     started within half an interval of its time (all busy).  One more
  *     timerfd on the main loop holds the deadlines of all ticks with calls
- *     in libvirt; the last returning call of a tick disarms it, so the
- *     main loop wakes for a deadline only when a call is late.
- *     The main loop never calls libvirt.
+ *     in libvirt; the last returning call of a tick disarms it.  So the
+ *     main loop wakes for the sampler only when something is late, and it
+ *     never calls libvirt.
  *   - The sampler threads (src/util/workers.c: at most
  *     VD_VM_SAMPLING_MAX_THREADS, independent of the number of VMs, asleep
  *     between jobs) run the tick and the bulk calls; the tick's thread
@@ -108,6 +112,7 @@ VdVmSamplingSnap *vdVmSamplingSnapGet(const char *id);
 typedef struct {
     guint64 ticks;              /* ticks that ran */
     guint64 ticks_skipped;      /* ticks not started: the previous one still ran */
+    guint64 ticks_late;         /* ticks no sampler thread started: the watchdog did */
     guint64 calls;              /* bulk calls made */
     guint64 calls_stuck;        /* late calls on a QEMU that does not answer */
     guint64 calls_slow;         /* late calls with every QEMU answering */

@@ -190,6 +190,41 @@ def test_stale_stats_unresponsive(sapi):
 
 
 
+@pytest.mark.vdsm_config({"sampling": {"stats_call_timeout": "30"}})
+def test_ticks_go_on_while_every_thread_waits(sapi):
+    """A sampler thread starts each tick when it is due (the thread that
+    ran the last job holds the clock).  With one VM, whose QEMU is stopped,
+    the only thread is stuck in the call and no deadline comes for 30 s:
+    the main loop's watchdog starts the next tick half an interval late
+    (on a new thread, which then holds the clock), and ticks go on once
+    per interval; without it, none would start until the call returned."""
+    vm, = create_vms(sapi, 1, disk=False)
+    wait_sampled(sapi, [vm])
+
+    def started():
+        return (_counter(sapi.daemon, "vdsm_vm_sampling_ticks_total")
+                + _counter(sapi.daemon, "vdsm_vm_sampling_ticks_skipped_total"))
+
+    late0 = _counter(sapi.daemon, "vdsm_vm_sampling_ticks_late_total")
+    stop_qemu(vm)
+    try:
+        time.sleep(2 * INTERVAL)  # a tick's call is stuck now
+        n0, t0 = started(), time.monotonic()
+        time.sleep(4 * INTERVAL)
+        n1, t1 = started(), time.monotonic()
+        late = _counter(sapi.daemon, "vdsm_vm_sampling_ticks_late_total") - late0
+        t_ping = time.monotonic()
+        assert sapi.daemon.rpc().result("Host.ping2", {}) is True
+        assert time.monotonic() - t_ping < PROMPT
+    finally:
+        cont_qemu(vm)
+    # one tick (counted when it is over, or skipped: every VM in flight) per interval
+    assert n1 - n0 >= (t1 - t0) / INTERVAL - 2, (n0, n1, t1 - t0)
+    assert late >= 1, late
+    wait_for(lambda: sapi.stats(vm.id)["monitorResponse"] == "0", 2 * INTERVAL + 5,
+             interval=0.1, what="monitorResponse back to 0")
+
+
 def test_libvirt_call_timeout_unresponsive(sapi, events):
     """A VM-layer libvirt call that times out (VIR_ERR_OPERATION_TIMEOUT:
     libvirt's job lock, held by a call hung on the stopped QEMU, was not

@@ -167,6 +167,29 @@ testIdleExit(void)
     vdWorkersFree(w);
 }
 
+/* Queued counts the jobs no thread took: none while a thread waits (the
+ * queue's length is then negative), the extra ones while all are busy. */
+static void
+testQueued(void)
+{
+    VdWorkers *w = vdWorkersNew("t-queued", jobRun, NULL, 1, 0, jobDrop);
+
+    tallyReset();
+    vdWorkersPush(w, GINT_TO_POINTER(1));
+    waitFor(&tally.done, 1);
+    g_usleep(50 * 1000); /* the thread waits for the next job */
+    g_assert_cmpuint(vdWorkersQueued(w), ==, 0);
+    vdWorkersPush(w, GINT_TO_POINTER(2)); /* busy */
+    waitFor(&tally.running, 1);
+    vdWorkersPush(w, GINT_TO_POINTER(1));
+    vdWorkersPush(w, GINT_TO_POINTER(1));
+    g_assert_cmpuint(vdWorkersQueued(w), ==, 2);
+    releaseAll();
+    waitFor(&tally.done, 4);
+    g_assert_cmpuint(vdWorkersQueued(w), ==, 0);
+    vdWorkersFree(w);
+}
+
 static void
 testFreeDropsQueued(void)
 {
@@ -198,5 +221,6 @@ main(int argc, char **argv)
     g_test_add_func("/workers/reuse-without-waking", testReuseWithoutWaking);
     g_test_add_func("/workers/idle-exit", testIdleExit);
     g_test_add_func("/workers/free-drops-queued", testFreeDropsQueued);
+    g_test_add_func("/workers/queued", testQueued);
     return g_test_run();
 }
