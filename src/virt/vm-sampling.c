@@ -430,11 +430,23 @@ vdVmTickUnref(VdVmTick *t)
  * in time costs the main loop no wake-up at all; only a call still in
  * libvirt at its deadline does. */
 
+/* Program the timerfd @fd to expire at @at (monotonic µs: CLOCK_MONOTONIC
+ * is the timerfd's clock); @what names it in a warning. */
+static void
+vdVmSamplingTimerfdSet(int fd, gint64 at, const char *what)
+{
+    struct itimerspec its = { 0 };
+
+    its.it_value.tv_sec = at / G_USEC_PER_SEC;
+    its.it_value.tv_nsec = (at % G_USEC_PER_SEC) * 1000;
+    if (timerfd_settime(fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
+        g_warning("VM sampling: cannot set the %s: %s", what, g_strerror(errno));
+}
+
 /* Program the timerfd for the earliest tick due, or disarm it (lock held). */
 static void
 vdVmSamplingDeadlineProgramLocked(void)
 {
-    struct itimerspec its = { 0 };
     gint64 at = 0;
 
     for (guint i = 0; vdSampling.armed && i < vdSampling.armed->len; i++) {
@@ -446,11 +458,7 @@ vdVmSamplingDeadlineProgramLocked(void)
     if (!vdSampling.deadline || at == vdSampling.deadline_at)
         return;
     vdSampling.deadline_at = at;
-    its.it_value.tv_sec = at / G_USEC_PER_SEC;
-    its.it_value.tv_nsec = (at % G_USEC_PER_SEC) * 1000;
-    /* g_get_monotonic_time() is CLOCK_MONOTONIC, the timerfd's clock */
-    if (timerfd_settime(vdSampling.deadline_fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
-        g_warning("VM sampling: cannot set the deadline timer: %s", g_strerror(errno));
+    vdVmSamplingTimerfdSet(vdSampling.deadline_fd, at, "deadline timer");
 }
 
 /* Look at tick @t's calls still in libvirt in @delay_us (lock held, any
@@ -1480,6 +1488,19 @@ vdVmSamplingAddCpu(gint64 since)
     g_mutex_unlock(&vdSampling.lock);
 }
 
+/* Run tick @tick (a reference), then the call it left to this thread:
+ * the tick is over (the next may start) before its own call runs. */
+static void
+vdVmSamplingTickAndCall(VdVmTick *tick)
+{
+    VdVmCall *c = vdVmSamplingTickRun(tick);
+
+    if (c) {
+        vdVmCallRun(c);
+        vdVmCallUnref(c);
+    }
+}
+
 static void
 vdVmSamplingRun(gpointer data, gpointer user_data)
 {
@@ -1488,16 +1509,9 @@ vdVmSamplingRun(gpointer data, gpointer user_data)
     VdVmTick *tick;
 
     switch (job->kind) {
-    case VD_VM_JOB_TICK: {
-        /* the tick is over (the next may start) before its own call runs */
-        VdVmCall *c = vdVmSamplingTickRun(job->data);
-
-        if (c) {
-            vdVmCallRun(c);
-            vdVmCallUnref(c);
-        }
+    case VD_VM_JOB_TICK:
+        vdVmSamplingTickAndCall(job->data);
         break;
-    }
     case VD_VM_JOB_CALL:
         vdVmCallRun(job->data);
         vdVmCallUnref(job->data);
@@ -1511,13 +1525,8 @@ vdVmSamplingRun(gpointer data, gpointer user_data)
     vdVmSamplingAddCpu(cpu0);
     /* then the clock, unless another thread holds it */
     while ((tick = vdVmSamplingClockWait())) {
-        VdVmCall *c;
-
         cpu0 = vdVmSamplingThreadCpu();
-        if ((c = vdVmSamplingTickRun(tick))) {
-            vdVmCallRun(c);
-            vdVmCallUnref(c);
-        }
+        vdVmSamplingTickAndCall(tick);
         vdVmSamplingAddCpu(cpu0);
     }
 }
@@ -1563,15 +1572,10 @@ vdVmSamplingWatchdogSlack(void)
 static void
 vdVmSamplingWatchdogProgramLocked(void)
 {
-    struct itimerspec its = { 0 };
-    gint64 at = vdSampling.next_tick_us + vdVmSamplingWatchdogSlack();
-
-    if (!vdSampling.watchdog)
-        return; /* stopped */
-    its.it_value.tv_sec = at / G_USEC_PER_SEC;
-    its.it_value.tv_nsec = (at % G_USEC_PER_SEC) * 1000;
-    if (timerfd_settime(vdSampling.watchdog_fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
-        g_warning("VM sampling: cannot set the tick watchdog: %s", g_strerror(errno));
+    if (vdSampling.watchdog) /* else stopped */
+        vdVmSamplingTimerfdSet(vdSampling.watchdog_fd,
+                               vdSampling.next_tick_us + vdVmSamplingWatchdogSlack(),
+                               "tick watchdog");
 }
 
 /* Lock held, the next tick due at @now: the next one is scheduled, and a
@@ -1736,6 +1740,26 @@ vdVmSamplingConfigure(GError **error)
     return 0;
 }
 
+/* A non-blocking timerfd watched on the main loop by a source named
+ * @name that calls @func; -1 with @error. */
+static int
+vdVmSamplingTimerfdNew(GSource **source, GUnixFDSourceFunc func, const char *name,
+                       GError **error)
+{
+    int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+
+    if (fd < 0) {
+        g_set_error(error, VD_ERROR, VD_ERR_INTERNAL, "VM sampling: timerfd_create: %s",
+                    g_strerror(errno));
+        return -1;
+    }
+    *source = g_unix_fd_source_new(fd, G_IO_IN);
+    g_source_set_callback(*source, G_SOURCE_FUNC(func), NULL, NULL);
+    g_source_set_static_name(*source, name);
+    g_source_attach(*source, vdSampling.ctx);
+    return fd;
+}
+
 int
 vdVmSamplingStart(GError **error)
 {
@@ -1744,10 +1768,21 @@ vdVmSamplingStart(GError **error)
     if (vdVmSamplingConfigure(error) < 0)
         return -1;
     g_info("VM sampling: up to %u concurrent stats calls", vdSampling.max_calls);
-    vdSampling.deadline_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    vdSampling.ctx = g_main_context_ref_thread_default();
+    vdSampling.deadline_fd = vdVmSamplingTimerfdNew(&vdSampling.deadline, vdVmSamplingDeadlineFire,
+                                                    "vm-sampling-deadline", error);
     if (vdSampling.deadline_fd < 0) {
-        g_set_error(error, VD_ERROR, VD_ERR_INTERNAL, "VM sampling: timerfd_create: %s",
-                    g_strerror(errno));
+        g_clear_pointer(&vdSampling.ctx, g_main_context_unref);
+        return -1;
+    }
+    vdSampling.watchdog_fd = vdVmSamplingTimerfdNew(&vdSampling.watchdog, vdVmSamplingWatchdogFire,
+                                                    "vm-sampling-watchdog", error);
+    if (vdSampling.watchdog_fd < 0) {
+        g_source_destroy(vdSampling.deadline);
+        g_clear_pointer(&vdSampling.deadline, g_source_unref);
+        close(vdSampling.deadline_fd);
+        vdSampling.deadline_fd = -1;
+        g_clear_pointer(&vdSampling.ctx, g_main_context_unref);
         return -1;
     }
     /* Idle threads wait for the next tick without waking (GThreadPool's
@@ -1755,26 +1790,6 @@ vdVmSamplingStart(GError **error)
      * idle for a minute ends. */
     vdSampling.pool = vdWorkersNew("vd-sampler", vdVmSamplingRun, NULL,
                                    VD_VM_SAMPLING_MAX_THREADS, 60, g_free);
-
-    vdSampling.watchdog_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    if (vdSampling.watchdog_fd < 0) {
-        g_set_error(error, VD_ERROR, VD_ERR_INTERNAL, "VM sampling: timerfd_create: %s",
-                    g_strerror(errno));
-        close(vdSampling.deadline_fd);
-        vdSampling.deadline_fd = -1;
-        return -1;
-    }
-    vdSampling.ctx = g_main_context_ref_thread_default();
-    vdSampling.watchdog = g_unix_fd_source_new(vdSampling.watchdog_fd, G_IO_IN);
-    g_source_set_callback(vdSampling.watchdog, G_SOURCE_FUNC(vdVmSamplingWatchdogFire), NULL,
-                          NULL);
-    g_source_set_static_name(vdSampling.watchdog, "vm-sampling-watchdog");
-    g_source_attach(vdSampling.watchdog, vdSampling.ctx);
-    vdSampling.deadline = g_unix_fd_source_new(vdSampling.deadline_fd, G_IO_IN);
-    g_source_set_callback(vdSampling.deadline, G_SOURCE_FUNC(vdVmSamplingDeadlineFire), NULL,
-                          NULL);
-    g_source_set_static_name(vdSampling.deadline, "vm-sampling-deadline");
-    g_source_attach(vdSampling.deadline, vdSampling.ctx);
     g_mutex_lock(&vdSampling.lock);
     vdSampling.vms = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, vdVmEntryFree);
     vdSampling.outstanding = g_ptr_array_new_with_free_func((GDestroyNotify)vdVmCallUnref);
