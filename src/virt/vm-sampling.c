@@ -78,8 +78,16 @@ typedef struct {
     gint64 first_seen_us;
     VdVmSample *win[2];     /* [0] older, [1] newer */
     VdVmSample *bwin[2];    /* the same for samples with block stats */
+    /* Of win[1], kept here so that storing a sample and evaluating
+     * monitorResponse do not read the previous sample (by then, after a
+     * libvirt call, rarely in the CPU's cache): its time (0: none), and
+     * its cpu.time when it has one and the VM was running. */
+    gint64 newest_us;
+    guint64 newest_cpu;
+    gboolean newest_cpu_ok;
     VdVmDevInfo *dev;
     gboolean dev_stale;
+    guint64 nics_known;     /* nic_sig of samples whose NICs @dev knows; 0: none checked */
     gint64 skip_until_us;   /* unresponsive: not asked before then; 0: asked */
     gboolean timed_out;     /* a call on it timed out; cleared when it answers */
     guint frozen;           /* consecutive samples in which a running VM got no CPU */
@@ -113,6 +121,9 @@ typedef struct {
     gboolean slow;          /* under the lock: late with every QEMU answering */
     guint check_from;       /* deadline thread: where the last check found the call */
     VdVmTick *tick;         /* the tick it belongs to (a reference), or NULL */
+    /* The thread that runs it: what its domains answered, by place (in the
+     * call's own block, with the arrays above: one allocation per call). */
+    VdVmSample *samples[];
 } VdVmCall;
 
 /* What the sampler threads run. */
@@ -153,6 +164,12 @@ static struct {
     gint64 deadline_at;     /* programmed expiry (monotonic µs), 0: disarmed */
     GPtrArray *armed;       /* VdVmTick* (a reference each), under the lock */
     gboolean tick_running;
+    /* The running tick's per-domain arrays (tick only), kept from tick to
+     * tick: made afresh, they were among the first allocations after a
+     * call had freed its records, which is when glibc's are slowest. */
+    guint8 *tick_flags;
+    guint *tick_order;
+    guint tick_cap;
     guint skipped_in_row;
     gboolean stopping;
     guint gen;
@@ -192,7 +209,10 @@ vdVmEntryResetLocked(VdVmEntry *e)
         g_clear_pointer(&e->win[i], vdVmSampleUnref);
         g_clear_pointer(&e->bwin[i], vdVmSampleUnref);
     }
+    e->newest_us = 0;
+    e->newest_cpu_ok = FALSE;
     g_clear_pointer(&e->dev, vdVmDevInfoFree);
+    e->nics_known = 0;
     e->timed_out = FALSE;
     e->skip_until_us = 0;
     e->frozen = 0;
@@ -216,21 +236,22 @@ vdVmEntryResponsiveLocked(const VdVmEntry *e, gint64 now)
 
     if (e->timed_out)
         return FALSE;
-    seen = e->win[1] ? e->win[1]->mono_us : e->first_seen_us;
+    seen = e->newest_us ? e->newest_us : e->first_seen_us;
     return now - seen <= vdSampling.cmd_timeout_us;
 }
 
-/* Re-evaluate monitorResponse; returns the ids whose value changed. */
+/* Re-evaluate monitorResponse; returns the ids whose value changed (NULL
+ * when none did). */
 static GPtrArray *
 vdVmSamplingEvaluateLocked(gint64 now)
 {
-    GPtrArray *changed = g_ptr_array_new_with_free_func(g_free);
+    GPtrArray *changed = NULL; /* made for the first change */
     GHashTableIter it;
     gpointer value;
     guint unresponsive = 0;
 
     if (!vdSampling.vms)
-        return changed;
+        return NULL;
     g_hash_table_iter_init(&it, vdSampling.vms);
     while (g_hash_table_iter_next(&it, NULL, &value)) {
         VdVmEntry *e = value;
@@ -240,6 +261,8 @@ vdVmSamplingEvaluateLocked(gint64 now)
             unresponsive++;
         if (ok != e->published_ok) {
             e->published_ok = ok;
+            if (!changed)
+                changed = g_ptr_array_new_with_free_func(g_free);
             g_ptr_array_add(changed, g_strdup(e->id));
         }
     }
@@ -263,7 +286,7 @@ vdVmSamplingPublishOnMain(gpointer data)
 static void
 vdVmSamplingPublish(GPtrArray *changed)
 {
-    for (guint i = 0; i < changed->len; i++)
+    for (guint i = 0; changed && i < changed->len; i++)
         vdMainPost(vdVmSamplingPublishOnMain, g_strdup(g_ptr_array_index(changed, i)), g_free);
 }
 
@@ -282,39 +305,22 @@ vdVmWindowPushLocked(VdVmSample **win, VdVmSample *sample)
  * stopped, or stuck in the kernel.  Its stats may still come back (with
  * NOWAIT, from whatever needs no QEMU) when another client holds its job. */
 static gboolean
-vdVmSampleFrozen(const VdVmSample *prev, const VdVmSample *sample)
+vdVmEntryFrozenLocked(const VdVmEntry *e, const VdVmSample *sample)
 {
-    return prev && (prev->have & VD_VM_HAVE_CPU) && (sample->have & VD_VM_HAVE_CPU) &&
+    return e->newest_us && e->newest_cpu_ok && (sample->have & VD_VM_HAVE_CPU) &&
            (sample->have & VD_VM_HAVE_STATE) && sample->state == VIR_DOMAIN_RUNNING &&
-           sample->mono_us - prev->mono_us >= VD_VM_SAMPLING_FROZEN_MIN_US &&
-           sample->cpu_time == prev->cpu_time;
+           sample->mono_us - e->newest_us >= VD_VM_SAMPLING_FROZEN_MIN_US &&
+           sample->cpu_time == e->newest_cpu;
 }
 
-static void
-vdVmEntryStoreLocked(VdVmEntry *e, VdVmSample *sample)
+/* Whether @e's device info knows every NIC of @sample (hot-plugged ones
+ * make it read the domain XML again). */
+static gboolean
+vdVmEntryNicsKnownLocked(VdVmEntry *e, const VdVmSample *sample)
 {
-    if (e->win[1] && sample->mono_us <= e->win[1]->mono_us) {
-        /* Taken before the newest one: a call that was stuck.  It
-         * returned, so the QEMU answered: whatever timed out is over. */
-        vdSampling.fig.samples_dropped++;
-        e->timed_out = FALSE;
-        e->skip_until_us = 0;
-        return;
-    }
-    if (vdVmSampleFrozen(e->win[1], sample)) {
-        /* Not an answer from QEMU: the tick checks its monitor. */
-        e->frozen++;
-    } else {
-        e->frozen = 0;
-        e->timed_out = FALSE;
-        e->skip_until_us = 0;
-    }
-    vdVmWindowPushLocked(e->win, sample);
-    vdSampling.fig.vm_samples++;
-    if (sample->have & VD_VM_HAVE_BLOCK)
-        vdVmWindowPushLocked(e->bwin, sample);
-    /* A NIC the device info does not know: hot-plugged, read the XML again. */
-    for (guint i = 0; e->dev && !e->dev_stale && i < sample->n_nics; i++) {
+    if (sample->nic_sig == e->nics_known)
+        return TRUE; /* the same NICs as a sample checked before */
+    for (guint i = 0; i < sample->n_nics; i++) {
         gboolean known = FALSE;
 
         for (guint j = 0; j < e->dev->nics->len && !known; j++) {
@@ -323,8 +329,40 @@ vdVmEntryStoreLocked(VdVmEntry *e, VdVmSample *sample)
             known = g_strcmp0(n->name, sample->nics[i].name) == 0;
         }
         if (!known)
-            e->dev_stale = TRUE;
+            return FALSE;
     }
+    e->nics_known = sample->nic_sig;
+    return TRUE;
+}
+
+static void
+vdVmEntryStoreLocked(VdVmEntry *e, VdVmSample *sample)
+{
+    if (e->newest_us && sample->mono_us <= e->newest_us) {
+        /* Taken before the newest one: a call that was stuck.  It
+         * returned, so the QEMU answered: whatever timed out is over. */
+        vdSampling.fig.samples_dropped++;
+        e->timed_out = FALSE;
+        e->skip_until_us = 0;
+        return;
+    }
+    if (vdVmEntryFrozenLocked(e, sample)) {
+        /* Not an answer from QEMU: the tick checks its monitor. */
+        e->frozen++;
+    } else {
+        e->frozen = 0;
+        e->timed_out = FALSE;
+        e->skip_until_us = 0;
+    }
+    vdVmWindowPushLocked(e->win, sample);
+    e->newest_us = sample->mono_us;
+    e->newest_cpu = sample->cpu_time;
+    e->newest_cpu_ok = (sample->have & VD_VM_HAVE_CPU) != 0;
+    vdSampling.fig.vm_samples++;
+    if (sample->have & VD_VM_HAVE_BLOCK)
+        vdVmWindowPushLocked(e->bwin, sample);
+    if (e->dev && !e->dev_stale && !vdVmEntryNicsKnownLocked(e, sample))
+        e->dev_stale = TRUE;
 }
 
 /* ---- connections ----------------------------------------------------------
@@ -569,14 +607,15 @@ vdVmListingUnref(VdVmListing *l)
 static VdVmCall *
 vdVmCallNew(VdVmListing *listing, const guint *idx, guint n, unsigned int groups)
 {
-    VdVmCall *c = g_new0(VdVmCall, 1);
+    /* the call, samples[n], doms[n + 1], ids[n + 1], names[n + 1] */
+    VdVmCall *c = g_malloc0(sizeof(VdVmCall) + (4 * (gsize)n + 3) * sizeof(gpointer));
 
     c->ref = 1;
     c->n = n;
     c->listing = vdVmListingRef(listing);
-    c->doms = g_new(virDomainPtr, n + 1);
-    c->ids = g_new(const char *, n + 1);
-    c->names = g_new(const char *, n + 1);
+    c->doms = (virDomainPtr *)(c->samples + n);
+    c->ids = (const char **)(c->doms + n + 1);
+    c->names = c->ids + n + 1;
     for (guint i = 0; i < n; i++) {
         c->doms[i] = listing->doms[idx[i]];
         c->ids[i] = listing->ids[idx[i]];
@@ -602,9 +641,6 @@ vdVmCallUnref(VdVmCall *c)
     if (!c || !g_atomic_int_dec_and_test(&c->ref))
         return;
     vdVmListingUnref(c->listing);
-    g_free(c->doms);
-    g_free(c->ids);
-    g_free(c->names);
     vdVmTickUnref(c->tick);
     g_free(c);
 }
@@ -787,11 +823,9 @@ vdVmCallRun(VdVmCall *c)
 {
     virDomainStatsRecordPtr *records = NULL;
     unsigned int flags = vdSampling.nowait ? VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT : 0;
-    /* by place in the call (sized once: grown, an array would reallocate
-     * among the chunks libvirt has just freed) */
-    g_autofree VdVmSample **samples = g_new0(VdVmSample *, MAX(c->n, 1));
+    VdVmSample **samples = c->samples; /* by place in the call */
     g_autoptr(GPtrArray) changed = NULL;
-    g_autoptr(GArray) frozen = g_array_new(FALSE, FALSE, sizeof(guint));
+    g_autoptr(GArray) frozen = NULL; /* places; made for the first */
     guint hint = 0;
     gint64 took_us;
     int n;
@@ -824,8 +858,11 @@ vdVmCallRun(VdVmCall *c)
             vdVmEntryStoreLocked(e, samples[i]);
         if (e && e->busy && !c->stuck) /* a stuck call released them */
             e->busy--;
-        if (e && e->frozen > 0 && !e->timed_out)
+        if (e && e->frozen > 0 && !e->timed_out) {
+            if (!frozen)
+                frozen = g_array_new(FALSE, FALSE, sizeof(guint));
             g_array_append_val(frozen, i);
+        }
     }
     c->done = TRUE;
     if (n > 0 && !c->stuck) {
@@ -848,11 +885,11 @@ vdVmCallRun(VdVmCall *c)
     vdSampling.fig.calls_outstanding = vdSampling.outstanding->len;
     g_mutex_unlock(&vdSampling.lock);
     for (guint i = 0; i < c->n; i++)
-        vdVmSampleUnref(samples[i]); /* the stored ones are the windows' now */
+        g_clear_pointer(&samples[i], vdVmSampleUnref); /* the stored ones are the windows' now */
 
     /* A running VM that got no CPU: is its monitor stuck behind another
      * client's call (NOWAIT gave what needs no QEMU)? */
-    for (guint i = 0; i < frozen->len; i++) {
+    for (guint i = 0; frozen && i < frozen->len; i++) {
         guint j = g_array_index(frozen, guint, i);
 
         vdVmSamplingCheck(c->ids[j], vdVmSamplingBusyMs(), g_get_monotonic_time(), NULL);
@@ -918,6 +955,7 @@ vdVmSamplingFetchDev(virDomainPtr dom, const char *id)
         vdVmDevInfoFree(e->dev);
         e->dev = dev;
         e->dev_stale = FALSE;
+        e->nics_known = 0;
         dev = NULL;
     }
     g_mutex_unlock(&vdSampling.lock);
@@ -1268,8 +1306,8 @@ vdVmSamplingTickRun(VdVmTick *tick)
     virDomainPtr *list = NULL;
     char **idv = NULL;
     int n = 0;
-    g_autofree guint8 *flags = NULL; /* VD_VM_TICK_* of each domain of the listing */
-    g_autofree guint *order = NULL;  /* places in the listing: block domains first */
+    guint8 *flags = NULL; /* VD_VM_TICK_* of each domain of the listing */
+    guint *order = NULL;  /* places in the listing: block domains first */
     g_autoptr(GPtrArray) changed = NULL;
     gboolean block_tick = FALSE, stagger;
     guint phases, phase;
@@ -1289,8 +1327,16 @@ vdVmSamplingTickRun(VdVmTick *tick)
     n = listing->n;
     list = listing->doms;
     idv = listing->ids;
-    flags = g_new0(guint8, MAX(n, 1));
-    order = g_new(guint, MAX(n, 1));
+    if ((guint)n > vdSampling.tick_cap) {
+        vdSampling.tick_cap = (guint)n + n / 4;
+        vdSampling.tick_flags = g_realloc(vdSampling.tick_flags, vdSampling.tick_cap);
+        vdSampling.tick_order =
+            g_realloc_n(vdSampling.tick_order, vdSampling.tick_cap, sizeof(guint));
+    }
+    flags = vdSampling.tick_flags;
+    order = vdSampling.tick_order;
+    if (n)
+        memset(flags, 0, (gsize)n);
 
     g_mutex_lock(&vdSampling.lock);
     if (vdSampling.stopping)
@@ -1857,6 +1903,9 @@ vdVmSamplingStop(void)
         g_clear_pointer(&vdSampling.outstanding, g_ptr_array_unref);
         g_clear_pointer(&vdSampling.armed, g_ptr_array_unref);
         g_clear_pointer(&vdSampling.ctx, g_main_context_unref);
+        g_clear_pointer(&vdSampling.tick_flags, g_free);
+        g_clear_pointer(&vdSampling.tick_order, g_free);
+        vdSampling.tick_cap = 0;
     }
     g_clear_pointer(&vdSampling.sample_conn, virConnectClose);
     g_clear_pointer(&vdSampling.control_conn, virConnectClose);
@@ -1955,7 +2004,7 @@ vdVmSamplingSnapGet(const char *id)
         snap->bfirst = vdVmSampleRef(e->bwin[0]);
         snap->blast = vdVmSampleRef(e->bwin[1]);
         snap->responsive = vdVmEntryResponsiveLocked(e, g_get_monotonic_time());
-        snap->last_seen_us = e->win[1] ? e->win[1]->mono_us : e->first_seen_us;
+        snap->last_seen_us = e->newest_us ? e->newest_us : e->first_seen_us;
     }
     g_mutex_unlock(&vdSampling.lock);
     return snap;

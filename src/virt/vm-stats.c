@@ -20,20 +20,11 @@ enum {
 
 /* ---- samples ----------------------------------------------------------- */
 
-static void
-vdVmSampleClear(gpointer data)
-{
-    VdVmSample *s = data;
-
-    for (guint i = 0; i < s->n_nics; i++)
-        g_free(s->nics[i].name);
-    g_free(s->nics);
-    for (guint i = 0; i < s->n_disks; i++) {
-        g_free(s->disks[i].name);
-        g_free(s->disks[i].path);
-    }
-    g_free(s->disks);
-}
+/* A sample is one block: the VdVmSample, its NIC and disk arrays, then
+ * their names and paths.  One allocation (g_malloc, not calloc: glibc's
+ * calloc skips its per-thread cache) and one free per VM and sample,
+ * where separate arrays and strings made up to seven, interleaved with
+ * the thousands of chunks a libvirt call allocates and frees. */
 
 VdVmSample *
 vdVmSampleNew(gint64 mono_us)
@@ -56,7 +47,7 @@ void
 vdVmSampleUnref(VdVmSample *sample)
 {
     if (sample)
-        g_atomic_rc_box_release_full(sample, vdVmSampleClear);
+        g_atomic_rc_box_release(sample);
 }
 
 gsize
@@ -108,6 +99,13 @@ vdParamI64(const virTypedParameter *p)
     }
 }
 
+/* Whether the rest of a parameter name at @k is the literal @lit.  @k
+ * points into a virTypedParameter's fixed-size field array, so comparing
+ * sizeof(@lit) bytes (the NUL included) stays inside it, and the compiler
+ * turns the constant-size comparison into a few loads instead of a call:
+ * every VM's record has some 40 names to tell apart. */
+#define VD_FIELD_IS(k, lit) (memcmp((k), "" lit, sizeof(lit)) == 0)
+
 /* "12.rx.bytes" -> 12 and "rx.bytes"; -1 when there is no index. */
 static int
 vdParamIndex(const char *s, const char **rest)
@@ -127,59 +125,69 @@ vdParamIndex(const char *s, const char **rest)
     return idx;
 }
 
-/* Grow @arr (of @elem-byte items, *@n used) to hold index @idx. */
-static gpointer
-vdGrow(gpointer arr, guint *n, guint idx, gsize elem)
+/* A sample being parsed: its devices on the parsing thread's stack, their
+ * names borrowed from the record's parameters until vdVmParseFinish
+ * copies everything into the sample's block. */
+typedef struct {
+    VdVmSample s;
+    VdVmNicSample nics[VD_VM_SAMPLE_MAX_DEVICES];
+    VdVmDiskSample disks[VD_VM_SAMPLE_MAX_DEVICES];
+} VdVmParse;
+
+/* Device @idx of an array with *@n in use: the ones up to it are zeroed
+ * as they come into use (the arrays are not cleared beforehand). */
+static void
+vdParseReach(gpointer arr, guint *n, guint idx, gsize elem)
 {
     if (idx < *n)
-        return arr;
-    arr = g_realloc(arr, (idx + 1) * elem);
+        return;
     memset((char *)arr + *n * elem, 0, (idx + 1 - *n) * elem);
     *n = idx + 1;
-    return arr;
 }
 
 static void
-vdParseNet(VdVmSample *s, const char *f, const virTypedParameter *p)
+vdParseNet(VdVmParse *ps, const char *f, const virTypedParameter *p)
 {
     const char *k;
     int idx = vdParamIndex(f, &k);
     VdVmNicSample *n;
+    guint64 v;
 
     if (idx < 0)
         return; /* net.count */
-    s->nics = vdGrow(s->nics, &s->n_nics, (guint)idx, sizeof(VdVmNicSample));
-    n = &s->nics[idx];
-    if (g_str_equal(k, "name")) {
+    vdParseReach(ps->nics, &ps->s.n_nics, (guint)idx, sizeof(VdVmNicSample));
+    n = &ps->nics[idx];
+    if (VD_FIELD_IS(k, "name")) {
         if (p->type == VIR_TYPED_PARAM_STRING && !n->name)
-            n->name = g_strdup(p->value.s);
+            n->name = p->value.s; /* borrowed */
         return;
     }
+    v = vdParamU64(p);
     if (k[0] == 'r' && k[1] == 'x' && k[2] == '.') {
         k += 3;
-        if (g_str_equal(k, "bytes"))
-            n->rx_bytes = vdParamU64(p);
-        else if (g_str_equal(k, "pkts"))
-            n->rx_pkts = vdParamU64(p);
-        else if (g_str_equal(k, "errs"))
-            n->rx_errs = vdParamU64(p);
-        else if (g_str_equal(k, "drop"))
-            n->rx_drop = vdParamU64(p);
+        if (VD_FIELD_IS(k, "bytes"))
+            n->rx_bytes = v;
+        else if (VD_FIELD_IS(k, "pkts"))
+            n->rx_pkts = v;
+        else if (VD_FIELD_IS(k, "errs"))
+            n->rx_errs = v;
+        else if (VD_FIELD_IS(k, "drop"))
+            n->rx_drop = v;
     } else if (k[0] == 't' && k[1] == 'x' && k[2] == '.') {
         k += 3;
-        if (g_str_equal(k, "bytes"))
-            n->tx_bytes = vdParamU64(p);
-        else if (g_str_equal(k, "pkts"))
-            n->tx_pkts = vdParamU64(p);
-        else if (g_str_equal(k, "errs"))
-            n->tx_errs = vdParamU64(p);
-        else if (g_str_equal(k, "drop"))
-            n->tx_drop = vdParamU64(p);
+        if (VD_FIELD_IS(k, "bytes"))
+            n->tx_bytes = v;
+        else if (VD_FIELD_IS(k, "pkts"))
+            n->tx_pkts = v;
+        else if (VD_FIELD_IS(k, "errs"))
+            n->tx_errs = v;
+        else if (VD_FIELD_IS(k, "drop"))
+            n->tx_drop = v;
     }
 }
 
 static void
-vdParseBlock(VdVmSample *s, const char *f, const virTypedParameter *p)
+vdParseBlock(VdVmParse *ps, const char *f, const virTypedParameter *p)
 {
     const char *k;
     int idx = vdParamIndex(f, &k);
@@ -188,49 +196,49 @@ vdParseBlock(VdVmSample *s, const char *f, const virTypedParameter *p)
 
     if (idx < 0)
         return; /* block.count */
-    s->disks = vdGrow(s->disks, &s->n_disks, (guint)idx, sizeof(VdVmDiskSample));
-    d = &s->disks[idx];
+    vdParseReach(ps->disks, &ps->s.n_disks, (guint)idx, sizeof(VdVmDiskSample));
+    d = &ps->disks[idx];
     if (p->type == VIR_TYPED_PARAM_STRING) {
-        if (g_str_equal(k, "name") && !d->name)
-            d->name = g_strdup(p->value.s);
-        else if (g_str_equal(k, "path") && !d->path)
-            d->path = g_strdup(p->value.s);
+        if (VD_FIELD_IS(k, "name") && !d->name)
+            d->name = p->value.s; /* borrowed */
+        else if (VD_FIELD_IS(k, "path") && !d->path)
+            d->path = p->value.s;
         return;
     }
     v = vdParamU64(p);
     switch (k[0]) {
     case 'r': /* rd.reqs rd.bytes rd.times */
-        if (g_str_equal(k, "rd.reqs"))
+        if (VD_FIELD_IS(k, "rd.reqs"))
             d->rd_reqs = v;
-        else if (g_str_equal(k, "rd.bytes"))
+        else if (VD_FIELD_IS(k, "rd.bytes"))
             d->rd_bytes = v;
-        else if (g_str_equal(k, "rd.times"))
+        else if (VD_FIELD_IS(k, "rd.times"))
             d->rd_times = v;
         break;
     case 'w':
-        if (g_str_equal(k, "wr.reqs"))
+        if (VD_FIELD_IS(k, "wr.reqs"))
             d->wr_reqs = v;
-        else if (g_str_equal(k, "wr.bytes"))
+        else if (VD_FIELD_IS(k, "wr.bytes"))
             d->wr_bytes = v;
-        else if (g_str_equal(k, "wr.times"))
+        else if (VD_FIELD_IS(k, "wr.times"))
             d->wr_times = v;
         break;
     case 'f':
-        if (g_str_equal(k, "fl.reqs"))
+        if (VD_FIELD_IS(k, "fl.reqs"))
             d->fl_reqs = v;
-        else if (g_str_equal(k, "fl.times"))
+        else if (VD_FIELD_IS(k, "fl.times"))
             d->fl_times = v;
         break;
     case 'a':
-        if (g_str_equal(k, "allocation"))
+        if (VD_FIELD_IS(k, "allocation"))
             d->allocation = v;
         break;
     case 'c':
-        if (g_str_equal(k, "capacity"))
+        if (VD_FIELD_IS(k, "capacity"))
             d->capacity = v;
         break;
     case 'p':
-        if (g_str_equal(k, "physical"))
+        if (VD_FIELD_IS(k, "physical"))
             d->physical = v;
         break;
     default:
@@ -245,43 +253,43 @@ vdParseBalloon(VdVmSample *s, const char *k, const virTypedParameter *p)
 
     switch (k[0]) {
     case 'c':
-        if (g_str_equal(k, "current")) {
+        if (VD_FIELD_IS(k, "current")) {
             s->balloon_current = v;
             s->have |= VD_VM_HAVE_BALLOON;
         }
         break;
     case 'm':
-        if (g_str_equal(k, "maximum"))
+        if (VD_FIELD_IS(k, "maximum"))
             s->balloon_maximum = v;
-        else if (g_str_equal(k, "major_fault"))
+        else if (VD_FIELD_IS(k, "major_fault"))
             s->major_fault = v;
-        else if (g_str_equal(k, "minor_fault"))
+        else if (VD_FIELD_IS(k, "minor_fault"))
             s->minor_fault = v;
         break;
     case 's':
-        if (g_str_equal(k, "swap_in"))
+        if (VD_FIELD_IS(k, "swap_in"))
             s->swap_in = v;
-        else if (g_str_equal(k, "swap_out"))
+        else if (VD_FIELD_IS(k, "swap_out"))
             s->swap_out = v;
         break;
     case 'u':
-        if (g_str_equal(k, "unused"))
+        if (VD_FIELD_IS(k, "unused"))
             s->mem_unused = v;
-        else if (g_str_equal(k, "usable"))
+        else if (VD_FIELD_IS(k, "usable"))
             s->mem_usable = v;
         break;
     case 'a':
-        if (g_str_equal(k, "available")) {
+        if (VD_FIELD_IS(k, "available")) {
             s->mem_available = v;
             s->have |= VD_VM_HAVE_GUESTMEM;
         }
         break;
     case 'r':
-        if (g_str_equal(k, "rss"))
+        if (VD_FIELD_IS(k, "rss"))
             s->mem_rss = v;
         break;
     case 'd':
-        if (g_str_equal(k, "disk_caches")) {
+        if (VD_FIELD_IS(k, "disk_caches")) {
             s->mem_disk_caches = v;
             s->have |= VD_VM_HAVE_DISK_CACHES;
         }
@@ -291,11 +299,80 @@ vdParseBalloon(VdVmSample *s, const char *k, const virTypedParameter *p)
     }
 }
 
+static gsize
+vdStrSize(const char *str)
+{
+    return str ? strlen(str) + 1 : 0;
+}
+
+/* Copy @str (may be NULL) to *@at, advancing it; the copy, or NULL. */
+static char *
+vdStrPlace(char **at, const char *str)
+{
+    char *copy = *at;
+    gsize n = vdStrSize(str);
+
+    if (!str)
+        return NULL;
+    memcpy(copy, str, n);
+    *at += n;
+    return copy;
+}
+
+/* The parsed sample as one block (see above), with its NIC signature. */
+static VdVmSample *
+vdVmParseFinish(const VdVmParse *ps)
+{
+    const VdVmSample *h = &ps->s;
+    gsize nics = h->n_nics * sizeof(VdVmNicSample), disks = h->n_disks * sizeof(VdVmDiskSample);
+    gsize size = sizeof(VdVmSample) + nics + disks;
+    guint64 sig = 14695981039346656037ULL; /* FNV-1a over the NIC names, NUL-separated */
+    VdVmSample *s;
+    char *at;
+
+    G_STATIC_ASSERT(sizeof(VdVmSample) % 8 == 0 && sizeof(VdVmNicSample) % 8 == 0);
+    for (guint i = 0; i < h->n_nics; i++)
+        size += vdStrSize(ps->nics[i].name);
+    for (guint i = 0; i < h->n_disks; i++)
+        size += vdStrSize(ps->disks[i].name) + vdStrSize(ps->disks[i].path);
+    s = g_atomic_rc_box_alloc(size);
+    *s = *h;
+    s->nics = h->n_nics ? (VdVmNicSample *)(s + 1) : NULL;
+    s->disks = h->n_disks ? (VdVmDiskSample *)((char *)(s + 1) + nics) : NULL;
+    at = (char *)(s + 1) + nics + disks;
+    if (nics)
+        memcpy(s->nics, ps->nics, nics);
+    if (disks)
+        memcpy(s->disks, ps->disks, disks);
+    for (guint i = 0; i < h->n_nics; i++) {
+        const char *name = s->nics[i].name ? s->nics[i].name : "";
+
+        s->nics[i].name = vdStrPlace(&at, s->nics[i].name);
+        for (const char *c = name;; c++) {
+            sig = (sig ^ (guchar)*c) * 1099511628211ULL;
+            if (!*c)
+                break;
+        }
+    }
+    s->nic_sig = sig | 1;
+    for (guint i = 0; i < h->n_disks; i++) {
+        s->disks[i].name = vdStrPlace(&at, s->disks[i].name);
+        s->disks[i].path = vdStrPlace(&at, s->disks[i].path);
+        s->disks[i].truesize = s->disks[i].apparentsize = -1;
+    }
+    return s;
+}
+
 VdVmSample *
 vdVmSampleParse(const virTypedParameter *params, int nparams, unsigned int groups, gint64 mono_us)
 {
-    VdVmSample *s = vdVmSampleNew(mono_us);
+    VdVmParse ps; /* only the header is cleared; devices as they come */
+    VdVmSample *s = &ps.s;
 
+    memset(s, 0, sizeof(*s));
+    s->mono_us = mono_us;
+    s->vcpu_current = -1;
+    s->vcpu_maximum = -1;
     if (groups & VIR_DOMAIN_STATS_INTERFACE)
         s->have |= VD_VM_HAVE_NET;
     if (groups & VIR_DOMAIN_STATS_BLOCK)
@@ -306,41 +383,38 @@ vdVmSampleParse(const virTypedParameter *params, int nparams, unsigned int group
 
         switch (f[0]) {
         case 's': /* state.state, state.reason */
-            if (g_str_equal(f, "state.state")) {
+            if (VD_FIELD_IS(f, "state.state")) {
                 s->state = (int)vdParamI64(p);
                 s->have |= VD_VM_HAVE_STATE;
-            } else if (g_str_equal(f, "state.reason")) {
+            } else if (VD_FIELD_IS(f, "state.reason")) {
                 s->reason = (int)vdParamI64(p);
             }
             break;
         case 'c': /* cpu.time, cpu.user, cpu.system */
-            if (strncmp(f, "cpu.", 4) != 0)
-                break;
-            f += 4;
-            if (g_str_equal(f, "time")) {
+            if (VD_FIELD_IS(f, "cpu.time")) {
                 s->cpu_time = vdParamU64(p);
                 s->have |= VD_VM_HAVE_CPU;
-            } else if (g_str_equal(f, "user")) {
+            } else if (VD_FIELD_IS(f, "cpu.user")) {
                 s->cpu_user = vdParamU64(p);
-            } else if (g_str_equal(f, "system")) {
+            } else if (VD_FIELD_IS(f, "cpu.system")) {
                 s->cpu_system = vdParamU64(p);
             }
             break;
         case 'b': /* balloon.*, block.* */
-            if (strncmp(f, "balloon.", 8) == 0)
+            if (memcmp(f, "balloon.", 8) == 0)
                 vdParseBalloon(s, f + 8, p);
-            else if (strncmp(f, "block.", 6) == 0)
-                vdParseBlock(s, f + 6, p);
+            else if (memcmp(f, "block.", 6) == 0)
+                vdParseBlock(&ps, f + 6, p);
             break;
         case 'n':
-            if (strncmp(f, "net.", 4) == 0)
-                vdParseNet(s, f + 4, p);
+            if (memcmp(f, "net.", 4) == 0)
+                vdParseNet(&ps, f + 4, p);
             break;
         case 'v': /* vcpu.current, vcpu.maximum; vcpu.N.* are not used */
-            if (g_str_equal(f, "vcpu.current")) {
+            if (VD_FIELD_IS(f, "vcpu.current")) {
                 s->vcpu_current = vdParamI64(p);
                 s->have |= VD_VM_HAVE_VCPU;
-            } else if (g_str_equal(f, "vcpu.maximum")) {
+            } else if (VD_FIELD_IS(f, "vcpu.maximum")) {
                 s->vcpu_maximum = vdParamI64(p);
             }
             break;
@@ -348,9 +422,7 @@ vdVmSampleParse(const virTypedParameter *params, int nparams, unsigned int group
             break;
         }
     }
-    for (guint i = 0; i < s->n_disks; i++)
-        s->disks[i].truesize = s->disks[i].apparentsize = -1;
-    return s;
+    return vdVmParseFinish(&ps);
 }
 
 void

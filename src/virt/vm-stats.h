@@ -64,10 +64,14 @@ typedef struct {
     VdVmNicSample *nics;
     guint n_disks;
     VdVmDiskSample *disks;
+    /* A hash of the NIC names in their order (never 0): equal signatures,
+     * the same NICs, without touching the names. */
+    guint64 nic_sig;
 } VdVmSample;
 
-/* Parse one bulk-stats record's parameters.  Never fails: unknown or
- * malformed parameters are skipped.  @groups are the VIR_DOMAIN_STATS_*
+/* Parse one bulk-stats record's parameters into one block (the sample,
+ * its device arrays and their names: one allocation).  Never fails:
+ * unknown or malformed parameters are skipped.  @groups are the VIR_DOMAIN_STATS_*
  * groups that were asked for (they set VD_VM_HAVE_NET/BLOCK even when a
  * VM has no NIC or disk). */
 VdVmSample *vdVmSampleParse(const virTypedParameter *params, int nparams, unsigned int groups,

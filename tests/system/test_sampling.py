@@ -14,8 +14,8 @@ import time
 
 import pytest
 
-from sampling_fixtures import (CALL_TIMEOUT, COMMAND_TIMEOUT, INTERVAL, PREFIX, PROMTOOL, TTL,
-                               all_stats, cont_qemu, create_vms, get_metrics, metric_values,
+from sampling_fixtures import (BRIDGE, CALL_TIMEOUT, COMMAND_TIMEOUT, INTERVAL, PREFIX, PROMTOOL,
+                               TTL, all_stats, cont_qemu, create_vms, get_metrics, metric_values,
                                promtool_check, sample_age, stop_qemu, wait_sampled)
 from sampling_fixtures import events, sapi, sampling_daemon, sampling_env  # noqa: F401
 from vdsmtest import wait_for
@@ -376,6 +376,29 @@ def test_vms_come_and_go(sapi):
     for vm in base:
         assert st[vm.id]["monitorResponse"] == "0"
         assert sample_age(st[vm.id]) < 0.2 + CALL_TIMEOUT + 1.5
+    sapi.daemon.assert_served()
+
+
+def test_hotplugged_nic_gets_its_mac(sapi):
+    """A NIC hot-plugged behind vdsmd's back (virsh, no vdsmd verb, no
+    event the sampler follows) shows in getStats with its MAC: a sample
+    that names a NIC the domain XML read at start does not know makes the
+    sampler read the XML again.  The first NIC keeps its MAC."""
+    vm, = create_vms(sapi, 1, tag="nic", disk=False)
+    wait_sampled(sapi, [vm])
+    first, = sapi.stats(vm.id)["network"].values()
+    assert first["macAddr"].count(":") == 5
+    mac = "52:54:00:d7:%02x:%02x" % (os.getpid() % 256, int(vm.id[-2:], 16))
+    subprocess.run(VIRSH + ["attach-interface", vm.name, "bridge", BRIDGE, "--model", "virtio",
+                            "--mac", mac, "--live"], check=True, capture_output=True)
+
+    def both():
+        nets = sapi.stats(vm.id).get("network", {})
+        macs = {n["name"]: n["macAddr"] for n in nets.values()}
+        return len(macs) == 2 and mac in macs.values() and first["macAddr"] in macs.values()
+    # a pair of samples with the new NIC, then the XML read by the next tick
+    wait_for(both, 4 * INTERVAL + CALL_TIMEOUT + 5, interval=0.2,
+             what="the hot-plugged NIC with its MAC in getStats")
     sapi.daemon.assert_served()
 
 

@@ -190,6 +190,69 @@ test_parse_garbage(void)
     g_assert_cmpuint(s->n_disks, ==, 0);
 }
 
+/* A record with NICs @a and @b (NULL: none) and two disks. */
+static VdVmSample *
+makeNics(const char *a, const char *b)
+{
+    Rec r = { 0 };
+    VdVmSample *s;
+
+    recUInt(&r, "net.count", b ? 2 : 1);
+    recStr(&r, "net.0.name", a);
+    recU64(&r, "net.0.rx.bytes", 10);
+    if (b) {
+        recStr(&r, "net.1.name", b);
+        recU64(&r, "net.1.tx.drop", 7);
+    }
+    recStr(&r, "block.0.name", "vda");
+    recStr(&r, "block.0.path", "/images/a.qcow2");
+    recStr(&r, "block.1.name", "sdc");
+    recU64(&r, "block.1.rd.reqs", 3);
+    s = vdVmSampleParse(r.params, r.n, VIR_DOMAIN_STATS_INTERFACE | VIR_DOMAIN_STATS_BLOCK, 5);
+    virTypedParamsFree(r.params, r.n);
+    return s;
+}
+
+static gboolean
+inBlock(const VdVmSample *s, const void *p)
+{
+    return (const char *)p >= (const char *)s &&
+           (const char *)p < (const char *)s + vdVmSampleSize(s);
+}
+
+static void
+test_parse_one_block(void)
+{
+    g_autoptr(VdVmSample) s = makeNics("vnet1", "vnet2");
+    g_autoptr(VdVmSample) same = makeNics("vnet1", "vnet2");
+    g_autoptr(VdVmSample) swapped = makeNics("vnet2", "vnet1");
+    g_autoptr(VdVmSample) one = makeNics("vnet1", NULL);
+    g_autoptr(VdVmSample) joined = makeNics("vnet1vnet2", NULL);
+
+    /* the devices and their names live in the sample's own block, after
+     * the record's parameters are gone */
+    g_assert_cmpuint(s->n_nics, ==, 2);
+    g_assert_cmpuint(s->n_disks, ==, 2);
+    g_assert_true(inBlock(s, s->nics) && inBlock(s, s->disks));
+    g_assert_cmpstr(s->nics[0].name, ==, "vnet1");
+    g_assert_cmpstr(s->nics[1].name, ==, "vnet2");
+    g_assert_true(inBlock(s, s->nics[1].name));
+    g_assert_cmpuint(s->nics[0].rx_bytes, ==, 10);
+    g_assert_cmpuint(s->nics[1].tx_drop, ==, 7);
+    g_assert_cmpstr(s->disks[0].path, ==, "/images/a.qcow2");
+    g_assert_true(inBlock(s, s->disks[0].path));
+    g_assert_cmpstr(s->disks[1].name, ==, "sdc");
+    g_assert_null(s->disks[1].path);
+    g_assert_cmpuint(s->disks[1].rd_reqs, ==, 3);
+    g_assert_cmpint(s->disks[1].truesize, ==, -1);
+    /* the NIC signature tells NIC sets apart without their names */
+    g_assert_cmpuint(s->nic_sig, !=, 0);
+    g_assert_cmpuint(s->nic_sig, ==, same->nic_sig);
+    g_assert_cmpuint(s->nic_sig, !=, swapped->nic_sig);
+    g_assert_cmpuint(s->nic_sig, !=, one->nic_sig);
+    g_assert_cmpuint(s->nic_sig, !=, joined->nic_sig);
+}
+
 static void
 test_devinfo(void)
 {
@@ -332,15 +395,19 @@ static void
 test_stats_disk_size(void)
 {
     g_autofree char *path = NULL;
-    g_autoptr(VdVmSample) s = makeSample(1, 0, TRUE, FALSE);
+    g_autoptr(VdVmSample) s = NULL;
     int fd = g_file_open_tmp("vdt4-disk-XXXXXX", &path, NULL);
     char buf[8192] = { 1 };
+    Rec r = { 0 };
 
     g_assert_cmpint(fd, >=, 0);
     g_assert_cmpint(write(fd, buf, sizeof(buf)), ==, sizeof(buf));
     close(fd);
-    g_free(s->disks[0].path);
-    s->disks[0].path = g_strdup(path);
+    recUInt(&r, "block.count", 1);
+    recStr(&r, "block.0.name", "vda");
+    recStr(&r, "block.0.path", path);
+    s = vdVmSampleParse(r.params, r.n, VIR_DOMAIN_STATS_BLOCK, 1);
+    virTypedParamsFree(r.params, r.n);
     vdVmSampleStatDisks(s);
     g_assert_cmpint(s->disks[0].apparentsize, ==, 8192);
     g_assert_cmpint(s->disks[0].truesize, >=, 0);
@@ -363,6 +430,7 @@ main(int argc, char **argv)
     g_assert_cmpint(virInitialize(), ==, 0);
     g_test_add_func("/vm-stats/parse", test_parse);
     g_test_add_func("/vm-stats/parse-garbage", test_parse_garbage);
+    g_test_add_func("/vm-stats/parse-one-block", test_parse_one_block);
     g_test_add_func("/vm-stats/devinfo", test_devinfo);
     g_test_add_func("/vm-stats/pair", test_stats_pair);
     g_test_add_func("/vm-stats/single", test_stats_single);
