@@ -27,17 +27,6 @@ enum {
  * the thousands of chunks a libvirt call allocates and frees. */
 
 VdVmSample *
-vdVmSampleNew(gint64 mono_us)
-{
-    VdVmSample *s = g_atomic_rc_box_new0(VdVmSample);
-
-    s->mono_us = mono_us;
-    s->vcpu_current = -1;
-    s->vcpu_maximum = -1;
-    return s;
-}
-
-VdVmSample *
 vdVmSampleRef(VdVmSample *sample)
 {
     return sample ? g_atomic_rc_box_acquire(sample) : NULL;

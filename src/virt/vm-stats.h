@@ -79,7 +79,6 @@ VdVmSample *vdVmSampleParse(const virTypedParameter *params, int nparams, unsign
 /* Fill truesize/apparentsize of each disk from stat() of its path (a file
  * read of metadata: call it on the sampler worker, not the main loop). */
 void vdVmSampleStatDisks(VdVmSample *sample);
-VdVmSample *vdVmSampleNew(gint64 mono_us);
 VdVmSample *vdVmSampleRef(VdVmSample *sample);
 void vdVmSampleUnref(VdVmSample *sample);
 /* Bytes the sample holds (for the memory figures in the docs). */
