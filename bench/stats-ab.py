@@ -11,8 +11,16 @@ full sample from each thread's schedstat, voluntary context switches
 checks (a libvirt call each).  Both see the same host and the
 same libvirtd; each adds the other's load to libvirtd, equally.
 
+The goal's ratio (vdsmd's own CPU per sample against one raw call of all
+groups) is load-sensitive when the two are measured one after the other
+(stats-bench.py); --probe ref runs that raw call (stats-probe --mode bulk
+--groups 0) during the same window, so both see the same host, and prints
+each side's CPU per sample as a ratio to it (--probe pattern: the probe
+making vdsmd's own calls, without vdsmd).  The probe's calls add to
+libvirtd's load for both sides alike.
+
 Usage: python3 bench/stats-ab.py --new build-bench --old <other build> --n 50
-       [--prefix vdt4-b] [--interval 2] [--window 180]
+       [--prefix vdt4-b] [--interval 2] [--window 180] [--probe ref|pattern ...]
        [--new-env NAME=VALUE ...] [--old-env NAME=VALUE ...]
        [--new-sampling KEY=VALUE ...] [--old-sampling KEY=VALUE ...]
 The same build with different environments (e.g. glibc's malloc tunables):
@@ -20,6 +28,7 @@ The same build with different environments (e.g. glibc's malloc tunables):
 --old build-bench --old-sampling max_concurrent_calls=1.
 """
 import argparse
+import json
 import os
 import pathlib
 import shutil
@@ -79,6 +88,9 @@ def main():
                    help="environment of the new build's vdsmd (repeatable)")
     p.add_argument("--old-env", action="append", default=[], metavar="NAME=VALUE",
                    help="environment of the old build's vdsmd (repeatable)")
+    p.add_argument("--probe", action="append", default=[], choices=["ref", "pattern"],
+                   help="also run build/bench/stats-probe (of --new) during the window: ref "
+                        "(one call, all groups) or pattern (vdsmd's calls without vdsmd)")
     p.add_argument("--new-sampling", action="append", default=[], metavar="KEY=VALUE",
                    help="[sampling] setting of the new build's vdsmd (repeatable)")
     p.add_argument("--old-sampling", action="append", default=[], metavar="KEY=VALUE",
@@ -124,9 +136,25 @@ def main():
         time.sleep(a.settle)
         m0 = {k: metrics(port) for k, (proc, port, _) in procs.items()}
         t0 = {k: threads(proc.pid) for k, (proc, _, _) in procs.items()}
+        # A probe sample takes at most about an interval on a loaded host:
+        # half as many samples as intervals keep it inside the window.
+        probes = {name: subprocess.Popen(
+            [str(a.new / "bench" / "stats-probe"), "--prefix", a.prefix, "--samples",
+             str(max(3, int(a.window / a.interval / 2))), "--pause", str(a.interval)]
+            + (["--mode", "bulk", "--groups", "0"] if name == "ref" else ["--mode", "pattern"]),
+            stdout=subprocess.PIPE, text=True) for name in a.probe}
         time.sleep(a.window)
         m1 = {k: metrics(port) for k, (proc, port, _) in procs.items()}
         t1 = {k: threads(proc.pid) for k, (proc, _, _) in procs.items()}
+        probe_ms = {}
+        for name, proc in probes.items():
+            out, _ = proc.communicate(timeout=600)
+            if proc.returncode != 0:
+                sys.exit("stats-probe (%s) failed" % name)
+            r = json.loads(out.strip().splitlines()[-1])
+            probe_ms[name] = r["cpu_ms"]
+            print("probe %s: %d samples, %.3f ms CPU and %.1f ms wall per sample, %d domains"
+                  % (name, r["samples"], r["cpu_ms"], r["wall_ms"], r["domains"]))
         cpu = {}
         print("N = %d guests, %.0f s interval, %.0f s window, both builds at once"
               % (a.n, a.interval, a.window))
@@ -151,6 +179,9 @@ def main():
             print("    by thread (ms, wake-ups per sample): " + ", ".join(
                 "%s %.3f/%.1f" % (c, ms, w) for c, (ms, w) in sorted(per.items()) if ms or w))
         print("new/old CPU per sample: %.3f" % (cpu["new"] / cpu["old"]))
+        for name, ms in probe_ms.items():
+            print("CPU per sample against the %s probe's: new %.2fx, old %.2fx"
+                  % (name, cpu["new"] / ms, cpu["old"] / ms))
     finally:
         for proc, _, _ in procs.values():
             proc.terminate()
