@@ -112,6 +112,7 @@ def main():
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="vdsm-ab-"))
     os.chmod(tmp, 0o755)
     procs = {}
+    probes = {}
     try:
         for label, build, extra, conf in sides:
             run = tmp / label
@@ -138,11 +139,11 @@ def main():
         t0 = {k: threads(proc.pid) for k, (proc, _, _) in procs.items()}
         # A probe sample takes at most about an interval on a loaded host:
         # half as many samples as intervals keep it inside the window.
-        probes = {name: subprocess.Popen(
+        probes.update({name: subprocess.Popen(
             [str(a.new / "bench" / "stats-probe"), "--prefix", a.prefix, "--samples",
              str(max(3, int(a.window / a.interval / 2))), "--pause", str(a.interval)]
             + (["--mode", "bulk", "--groups", "0"] if name == "ref" else ["--mode", "pattern"]),
-            stdout=subprocess.PIPE, text=True) for name in a.probe}
+            stdout=subprocess.PIPE, text=True) for name in a.probe})
         time.sleep(a.window)
         m1 = {k: metrics(port) for k, (proc, port, _) in procs.items()}
         t1 = {k: threads(proc.pid) for k, (proc, _, _) in procs.items()}
@@ -183,6 +184,10 @@ def main():
             print("CPU per sample against the %s probe's: new %.2fx, old %.2fx"
                   % (name, cpu["new"] / ms, cpu["old"] / ms))
     finally:
+        for proc in probes.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
         for proc, _, _ in procs.values():
             proc.terminate()
             proc.wait(timeout=30)
