@@ -7,7 +7,8 @@ differ by several percent.  This script starts both builds side by side on
 the same running guests (bench/stats-guests.sh), lets them settle, and
 reads over one window, for each: full samples (VMs stored / N), CPU per
 full sample from each thread's schedstat, voluntary context switches
-(wake-ups) per full sample by thread name, and the late calls' monitor
+(wake-ups) per full sample by thread name, minor page faults per full
+sample and the RSS at the window's end, and the late calls' monitor
 checks (a libvirt call each).  Both see the same host and the
 same libvirtd; each adds the other's load to libvirtd, equally.
 
@@ -74,6 +75,13 @@ def threads(pid):
     return r
 
 
+def memory(pid):
+    """(minor page faults so far, VmRSS KiB) of the process."""
+    minflt = int(open("/proc/%d/stat" % pid).read().rpartition(")")[2].split()[7])
+    status = open("/proc/%d/status" % pid).read()
+    return minflt, int(status.split("\nVmRSS:")[1].split()[0])
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--new", type=pathlib.Path, required=True, help="build directory")
@@ -137,6 +145,7 @@ def main():
         time.sleep(a.settle)
         m0 = {k: metrics(port) for k, (proc, port, _) in procs.items()}
         t0 = {k: threads(proc.pid) for k, (proc, _, _) in procs.items()}
+        f0 = {k: memory(proc.pid) for k, (proc, _, _) in procs.items()}
         # A probe sample takes at most about an interval on a loaded host:
         # half as many samples as intervals keep it inside the window.
         probes.update({name: subprocess.Popen(
@@ -147,9 +156,19 @@ def main():
         time.sleep(a.window)
         m1 = {k: metrics(port) for k, (proc, port, _) in procs.items()}
         t1 = {k: threads(proc.pid) for k, (proc, _, _) in procs.items()}
+        f1 = {k: memory(proc.pid) for k, (proc, _, _) in procs.items()}
         probe_ms = {}
         for name, proc in probes.items():
-            out, _ = proc.communicate(timeout=600)
+            try:
+                out, _ = proc.communicate(timeout=max(600, a.window))
+            except subprocess.TimeoutExpired:
+                # On a host too loaded for a sample per interval the probe
+                # is still at it; the two builds' figures stand without it.
+                proc.kill()
+                proc.wait()
+                print("probe %s: not done %.0f s after the window (its calls took longer than "
+                      "an interval): no ratio to it" % (name, max(600, a.window)))
+                continue
             if proc.returncode != 0:
                 sys.exit("stats-probe (%s) failed" % name)
             r = json.loads(out.strip().splitlines()[-1])
@@ -177,6 +196,8 @@ def main():
                      delta("vdsm_vm_sampling_calls_stuck_total"),
                      delta("vdsm_vm_sampling_monitor_checks_total"),
                      delta("vdsm_vm_sampling_monitor_checks_total") / full))
+            print("    minor page faults %.1f per sample, RSS %d KiB at the window's end"
+                  % ((f1[k][0] - f0[k][0]) / full, f1[k][1]))
             print("    by thread (ms, wake-ups per sample): " + ", ".join(
                 "%s %.3f/%.1f" % (c, ms, w) for c, (ms, w) in sorted(per.items()) if ms or w))
         print("new/old CPU per sample: %.3f" % (cpu["new"] / cpu["old"]))
