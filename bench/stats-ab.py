@@ -147,7 +147,8 @@ def main():
         t0 = {k: threads(proc.pid) for k, (proc, _, _) in procs.items()}
         f0 = {k: memory(proc.pid) for k, (proc, _, _) in procs.items()}
         # A probe sample takes at most about an interval on a loaded host:
-        # half as many samples as intervals keep it inside the window.
+        # half as many samples as intervals keep it inside the window (on
+        # a host more loaded than that it is cut off below).
         probes.update({name: subprocess.Popen(
             [str(a.new / "bench" / "stats-probe"), "--prefix", a.prefix, "--samples",
              str(max(3, int(a.window / a.interval / 2))), "--pause", str(a.interval)]
@@ -158,16 +159,17 @@ def main():
         t1 = {k: threads(proc.pid) for k, (proc, _, _) in procs.items()}
         f1 = {k: memory(proc.pid) for k, (proc, _, _) in procs.items()}
         probe_ms = {}
+        probe_grace = max(600, a.window)  # seconds a probe may run past the window
         for name, proc in probes.items():
             try:
-                out, _ = proc.communicate(timeout=max(600, a.window))
+                out, _ = proc.communicate(timeout=probe_grace)
             except subprocess.TimeoutExpired:
                 # On a host too loaded for a sample per interval the probe
                 # is still at it; the two builds' figures stand without it.
                 proc.kill()
                 proc.wait()
                 print("probe %s: not done %.0f s after the window (its calls took longer than "
-                      "an interval): no ratio to it" % (name, max(600, a.window)))
+                      "an interval): no ratio to it" % (name, probe_grace))
                 continue
             if proc.returncode != 0:
                 sys.exit("stats-probe (%s) failed" % name)
