@@ -38,8 +38,9 @@ PKGS=(
     qemu-system-x86 qemu-utils openssl iproute2 procps cpio util-linux
     # tests
     python3-stomp python3-pytest python3-pytest-timeout curl valgrind
-    # tests and benchmarks of VM sampling (promtool; the tools compared)
-    prometheus collectd-core prometheus-libvirt-exporter
+    # tests and benchmarks of VM sampling (promtool; the tools compared;
+    # bindfs, a FUSE file system stopped to make stat() of an image hang)
+    prometheus collectd-core prometheus-libvirt-exporter bindfs
 )
 # shellcheck disable=SC2206
 PKGS+=(${EXTRA_PKGS:-})

@@ -298,6 +298,7 @@ vdMetricsVms(GString *out, GPtrArray *vms)
 
             for (guint n = 0; s && n < s->n_disks; n++) {
                 const VdVmDiskSample *d = &s->disks[n];
+                const VdVmDiskSize *z = vdVmDiskSizesFind(vm->snap->sizes, d->name);
                 const char *name;
 
                 if (!d->name)
@@ -310,13 +311,14 @@ vdMetricsVms(GString *out, GPtrArray *vms)
                         vdMetricsFamily(out, name, vdDiskFamilies[f].type, vdDiskFamilies[f].help);
                 } else if (f == G_N_ELEMENTS(vdDiskFamilies)) {
                     name = "vdsm_vm_disk_allocation_bytes";
-                    v = d->truesize >= 0 ? (double)d->truesize : (double)d->allocation;
+                    v = z && z->truesize >= 0 ? (double)z->truesize : (double)d->allocation;
                     if (!header)
                         vdMetricsFamily(out, name, "gauge",
                                         "Host storage the disk's image uses (truesize).");
                 } else {
                     name = "vdsm_vm_disk_size_bytes";
-                    v = d->apparentsize >= 0 ? (double)d->apparentsize : (double)d->physical;
+                    v = z && z->apparentsize >= 0 ? (double)z->apparentsize
+                                                  : (double)d->physical;
                     if (!header)
                         vdMetricsFamily(out, name, "gauge",
                                         "Size of the disk's image on the host (apparentsize).");
@@ -371,6 +373,14 @@ vdMetricsSampler(GString *out, guint nvms)
           (double)fig.monitor_checks },
         { "vdsm_vm_sampling_calls_in_progress", "gauge", "Bulk stats calls in libvirt right now.",
           (double)fig.calls_outstanding },
+        { "vdsm_vm_sampling_disk_sizers", "gauge",
+          "Sampler threads in stat() of disk images right now (after the VMs' samples were "
+          "stored; one that stays is hung on its storage).",
+          (double)fig.sizers },
+        { "vdsm_vm_sampling_disk_sizings_skipped_total", "counter",
+          "Disk size refreshes of single VMs skipped because the threads allowed to stat() "
+          "disk images were all busy (hung on storage): those VMs keep their last sizes.",
+          (double)fig.sizings_skipped },
         { "vdsm_vm_sampling_samples_dropped_total", "counter",
           "Samples dropped because a newer one was stored first.", (double)fig.samples_dropped },
         { "vdsm_vm_sampling_duration_seconds", "gauge", "Wall time of the last VM sample.",

@@ -41,6 +41,12 @@
  * 100 domains costs about half a tick's CPU (it was every 60 s, every 4th
  * tick at the default interval). */
 #define VD_VM_SAMPLING_RELIST_US (600 * G_USEC_PER_SEC)
+/* Sampler threads that may stat() disk images at once.  A stat() blocks
+ * for as long as the storage does (an unreachable NFS server: forever on a
+ * hard mount), so it runs after the VMs' samples are stored, and no more
+ * than this many threads can hang in it; the other VMs keep their last
+ * sizes meanwhile. */
+#define VD_VM_SAMPLING_SIZERS_MAX 2
 /* Domain XMLs read per tick at most (new VMs, hot-plugged NICs). */
 #define VD_VM_SAMPLING_XML_PER_TICK 16
 /* How much longer libvirtd takes for a domain with the slow groups than
@@ -99,10 +105,20 @@ struct VdVmEntry {
     guint64 newest_cpu;
     gboolean newest_cpu_ok;
     VdVmDevInfo *dev;
-    gboolean dev_stale;
+    /* @dev is to be read again while they differ: a change bumps
+     * dev_want, a read stores the dev_want it started from (a change
+     * during the read is not lost). */
+    guint dev_want, dev_have;
+    VdVmDiskSizes *sizes;   /* the disks' images as last stat()ed, or NULL */
+    gboolean sizing;        /* a sampler thread stat()s its disks right now */
     guint64 nics_known;     /* nic_sig of samples whose NICs @dev knows; 0: none checked */
     gint64 skip_until_us;   /* unresponsive: not asked before then; 0: asked */
     gboolean timed_out;     /* a call on it timed out; cleared when it answers */
+    /* A VM-layer call on it timed out: the monitor is checked before the
+     * VM is asked again, and until a check finds it free a sample does
+     * not clear @timed_out (with NOWAIT a VM whose job is held answers
+     * with what needs no QEMU). */
+    gboolean check_monitor;
     guint frozen;           /* consecutive samples in which a running VM got no CPU */
     gboolean published_ok;  /* monitorResponse as last evaluated */
     guint busy;             /* outstanding calls that cover it, not declared stuck */
@@ -270,8 +286,10 @@ vdVmEntryResetLocked(VdVmEntry *e)
     e->newest_us = 0;
     e->newest_cpu_ok = FALSE;
     g_clear_pointer(&e->dev, vdVmDevInfoFree);
+    g_clear_pointer(&e->sizes, vdVmDiskSizesUnref);
     e->nics_known = 0;
     e->timed_out = FALSE;
+    e->check_monitor = FALSE;
     e->skip_until_us = 0;
     e->frozen = 0;
 }
@@ -431,6 +449,7 @@ vdVmEntryStoreLocked(VdVmEntry *e, VdVmSample *sample)
          * returned, so the QEMU answered: whatever timed out is over. */
         vdSampling.fig.samples_dropped++;
         e->timed_out = FALSE;
+        e->check_monitor = FALSE;
         e->skip_until_us = 0;
         return;
     }
@@ -439,7 +458,8 @@ vdVmEntryStoreLocked(VdVmEntry *e, VdVmSample *sample)
         e->frozen++;
     } else {
         e->frozen = 0;
-        e->timed_out = FALSE;
+        if (!e->check_monitor)
+            e->timed_out = FALSE;
         e->skip_until_us = 0;
     }
     vdVmWindowPushLocked(e->win, sample);
@@ -449,8 +469,8 @@ vdVmEntryStoreLocked(VdVmEntry *e, VdVmSample *sample)
     vdSampling.fig.vm_samples++;
     if (sample->have & VD_VM_HAVE_BLOCK)
         vdVmWindowPushLocked(e->bwin, sample);
-    if (e->dev && !e->dev_stale && !vdVmEntryNicsKnownLocked(e, sample))
-        e->dev_stale = TRUE;
+    if (e->dev && e->dev_want == e->dev_have && !vdVmEntryNicsKnownLocked(e, sample))
+        e->dev_want++;
 }
 
 /* ---- connections ----------------------------------------------------------
@@ -948,6 +968,7 @@ vdVmSamplingCheck(const char *id, gint64 busy_ms, gint64 now, gboolean *busy)
     e = vdSampling.vms ? g_hash_table_lookup(vdSampling.vms, id) : NULL;
     if (e) {
         e->skip_until_us = 0;
+        e->check_monitor = FALSE; /* not stuck: its next sample shows it answering */
         if (e->frozen >= VD_VM_SAMPLING_FROZEN_MAX && !e->timed_out) {
             /* No CPU time over several samples although its monitor is
              * free: not running.  Asked again every tick, it is "0" again
@@ -979,6 +1000,75 @@ vdVmSamplingBusyMs(void)
     return vdSampling.call_timeout_us / 1000 / 2;
 }
 
+/* A call that returned with VMs whose disks are to be stat()ed (lock
+ * held; *@sizing): it may only when fewer than VD_VM_SAMPLING_SIZERS_MAX
+ * threads do so already (the others may hang on their storage); it then
+ * counts as one of them.  Otherwise *@sizing becomes FALSE and its VMs keep
+ * their last sizes (they stay pinned: vdVmCallSizeDisks unpins them). */
+static void
+vdVmSamplingSizersLocked(gboolean *sizing)
+{
+    if (!*sizing)
+        return;
+    if (vdSampling.fig.sizers >= VD_VM_SAMPLING_SIZERS_MAX) {
+        *sizing = FALSE;
+        return;
+    }
+    vdSampling.fig.sizers++;
+}
+
+/* After call @c stored its samples and left the outstanding calls: the
+ * truesize and apparentsize of the disks of its VMs still pinned, from
+ * stat() of their images (VDSM's volume sizes).  A stat() may block for as
+ * long as the storage does; here it holds only this thread (the VMs'
+ * samples are stored, the call is not in the deadline's view any more),
+ * at most VD_VM_SAMPLING_SIZERS_MAX threads do this at once, and a VM
+ * whose disks another thread stat()s is left to that one, so hung
+ * storage holds at most that many threads and the other VMs keep the
+ * sizes they had.  @sizing: whether this thread may (vdVmSamplingSizersLocked);
+ * when not, the VMs are only unpinned and counted as skipped. */
+static void
+vdVmCallSizeDisks(VdVmCall *c, gboolean sizing)
+{
+    guint skipped = 0;
+
+    for (guint i = 0; i < c->n; i++) {
+        VdVmEntry *e = c->entries[i];
+        VdVmDiskSizes *sizes, *old;
+
+        if (!e)
+            continue;
+        g_mutex_lock(&vdSampling.lock);
+        if (!sizing || e->sizing || e->gone) {
+            skipped += sizing ? 0 : 1;
+            c->entries[i] = NULL;
+            vdVmEntryUnpinLocked(e);
+            g_mutex_unlock(&vdSampling.lock);
+            continue;
+        }
+        e->sizing = TRUE; /* pinned: it outlives this even when its VM goes */
+        g_mutex_unlock(&vdSampling.lock);
+
+        sizes = vdVmDiskSizesStat(c->samples[i]);
+
+        g_mutex_lock(&vdSampling.lock);
+        e->sizing = FALSE;
+        old = e->sizes;
+        e->sizes = sizes;
+        c->entries[i] = NULL;
+        vdVmEntryUnpinLocked(e);
+        g_mutex_unlock(&vdSampling.lock);
+        vdVmDiskSizesUnref(old);
+    }
+    g_mutex_lock(&vdSampling.lock);
+    if (sizing)
+        vdSampling.fig.sizers--;
+    vdSampling.fig.sizings_skipped += skipped;
+    g_mutex_unlock(&vdSampling.lock);
+    for (guint i = 0; i < c->n; i++)
+        g_clear_pointer(&c->samples[i], vdVmSampleUnref);
+}
+
 static void
 vdVmCallRun(VdVmCall *c)
 {
@@ -988,11 +1078,20 @@ vdVmCallRun(VdVmCall *c)
     g_autoptr(GPtrArray) changed = NULL;
     g_autoptr(GArray) frozen = NULL; /* places; made for the first */
     guint hint = 0;
-    gint64 took_us, now;
+    gint64 start_us, took_us, now;
+    gboolean kept = FALSE;   /* VMs kept pinned: their disks to stat() after storing */
+    gboolean sizing;         /* this thread may (vdVmSamplingSizersLocked) */
     int n;
 
+    /* The call's own start, not its tick's: the samples' time, and what
+     * its deadline counts from (a call that a thread starts late, after
+     * its tick's set-up, is not late by that much). */
+    start_us = g_get_monotonic_time();
+    g_mutex_lock(&vdSampling.lock);
+    c->start_us = start_us;
+    g_mutex_unlock(&vdSampling.lock);
     n = virDomainListGetStats(c->doms, c->groups, &records, flags);
-    took_us = g_get_monotonic_time() - c->start_us;
+    took_us = g_get_monotonic_time() - start_us;
     if (n < 0) {
         g_debug("bulk stats of %u domains failed: %s", c->n, virGetLastErrorMessage());
         vdVmSamplingDoubt();
@@ -1004,9 +1103,7 @@ vdVmCallRun(VdVmCall *c)
         if ((j = vdVmCallFind(c, virDomainGetName(records[i]->dom), hint)) < 0)
             continue;
         hint = (guint)j + 1;
-        s = vdVmSampleParse(records[i]->params, records[i]->nparams, c->groups, c->start_us);
-        if (c->groups & VIR_DOMAIN_STATS_BLOCK)
-            vdVmSampleStatDisks(s);
+        s = vdVmSampleParse(records[i]->params, records[i]->nparams, c->groups, start_us);
         vdVmSampleUnref(samples[j]); /* a domain listed twice: the last record */
         samples[j] = s;
     }
@@ -1033,6 +1130,11 @@ vdVmCallRun(VdVmCall *c)
             /* what it answered is all that changed (the clock evaluates
              * every VM at each due time) */
             vdVmEntryEvaluateLocked(e, now, &changed);
+            if (samples[i] && samples[i]->n_disks && (samples[i]->have & VD_VM_HAVE_BLOCK) &&
+                !e->sizing) {
+                kept = TRUE; /* stays pinned for it */
+                continue;
+            }
         }
         c->entries[i] = NULL;
         vdVmEntryUnpinLocked(e);
@@ -1055,10 +1157,14 @@ vdVmCallRun(VdVmCall *c)
         }
     }
     g_ptr_array_remove_fast(vdSampling.outstanding, c); /* drops the list's reference */
+    sizing = kept;
+    vdVmSamplingSizersLocked(&sizing);
     vdSampling.fig.calls_outstanding = vdSampling.outstanding->len;
     g_mutex_unlock(&vdSampling.lock);
-    for (guint i = 0; i < c->n; i++)
-        g_clear_pointer(&samples[i], vdVmSampleUnref); /* the stored ones are the windows' now */
+    if (!sizing) {
+        for (guint i = 0; i < c->n; i++)
+            g_clear_pointer(&samples[i], vdVmSampleUnref); /* the windows' now */
+    }
 
     vdVmSamplingPublish(changed);
 
@@ -1077,6 +1183,8 @@ vdVmCallRun(VdVmCall *c)
         g_mutex_unlock(&vdSampling.lock);
         vdVmSamplingPublish(marked);
     }
+    if (kept)
+        vdVmCallSizeDisks(c, sizing);
 }
 
 /* Start a call on a sampler thread (lock held): it covers the domains of
@@ -1120,11 +1228,19 @@ vdVmCallLaunchLocked(VdVmListing *listing, const guint *idx, guint n, VdVmEntry 
 static void
 vdVmSamplingFetchDev(virDomainPtr dom, const char *id)
 {
-    g_autofree char *xml = virDomainGetXMLDesc(dom, 0);
+    g_autofree char *xml = NULL;
     g_autoptr(GError) error = NULL;
     VdVmDevInfo *dev;
     VdVmEntry *e;
+    guint want = 0;
 
+    /* what is read is as new as the last change before the read */
+    g_mutex_lock(&vdSampling.lock);
+    e = vdSampling.vms ? g_hash_table_lookup(vdSampling.vms, id) : NULL;
+    if (e)
+        want = e->dev_want;
+    g_mutex_unlock(&vdSampling.lock);
+    xml = virDomainGetXMLDesc(dom, 0);
     if (!xml) {
         vdVmSamplingDoubt();
         return;
@@ -1139,7 +1255,7 @@ vdVmSamplingFetchDev(virDomainPtr dom, const char *id)
     if (e) {
         vdVmDevInfoFree(e->dev);
         e->dev = dev;
-        e->dev_stale = FALSE;
+        e->dev_have = want;
         e->nics_known = 0;
         dev = NULL;
     }
@@ -1168,7 +1284,8 @@ vdVmSamplingSplitLocked(VdVmListing *listing, const guint *idx, guint n, guint k
 static guint
 vdVmSamplingFreeThreadsLocked(void)
 {
-    guint used = 1 + vdSampling.outstanding->len; /* a tick or deadline + calls in libvirt */
+    /* a tick or deadline + calls in libvirt + threads in stat() of disk images */
+    guint used = 1 + vdSampling.outstanding->len + vdSampling.fig.sizers;
 
     return used >= VD_VM_SAMPLING_MAX_THREADS ? 0 : VD_VM_SAMPLING_MAX_THREADS - used;
 }
@@ -1371,7 +1488,7 @@ vdVmSamplingDeadlineRun(VdVmTick *t)
         }
     }
     g_mutex_lock(&vdSampling.lock);
-    if (ri->len && vdVmSamplingFreeThreadsLocked() > 0 && !vdSampling.stopping) {
+    if (ri->len && !vdSampling.stopping && vdVmSamplingFreeThreadsLocked() > 0) {
         /* with a deadline of its own: one of them may get stuck in turn */
         gint64 start = g_get_monotonic_time();
         VdVmTick *again_tick = vdVmTickNew(start);
@@ -1593,11 +1710,12 @@ vdVmSamplingTickRun(VdVmTick *tick)
              * deadline finds out if that call gets stuck). */
             flags[i] |= VD_VM_TICK_SKIP;
             in_flight++;
-        } else if (e->frozen > 0 || (e->skip_until_us && now >= e->skip_until_us))
+        } else if (e->frozen > 0 || e->check_monitor ||
+                   (e->skip_until_us && now >= e->skip_until_us))
             flags[i] |= VD_VM_TICK_CHECK;
         else if (e->skip_until_us > now)
             flags[i] |= VD_VM_TICK_SKIP;
-        if (!e->dev || e->dev->dom_id != dom_id || e->dev_stale)
+        if (!e->dev || e->dev->dom_id != dom_id || e->dev_want != e->dev_have)
             flags[i] |= VD_VM_TICK_NEED_DEV;
         if (!e->bwin[1] ||
             (stagger ? (guint)i % phases == phase ||
@@ -2064,7 +2182,10 @@ vdVmSamplingStart(GError **error)
                                    VD_VM_SAMPLING_MAX_THREADS, 60, g_free);
     g_mutex_lock(&vdSampling.lock);
     vdVmSamplingListedClear(); /* its entries were the old cache's */
-    vdSampling.vms = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, vdVmEntryFree);
+    /* entries leave it with the lock held (ticks, stop): a call or a
+     * disk stat() that pins one frees it */
+    vdSampling.vms = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+                                           (GDestroyNotify)vdVmEntryDropLocked);
     vdSampling.outstanding = g_ptr_array_new_with_free_func((GDestroyNotify)vdVmCallUnref);
     vdSampling.armed = g_ptr_array_new_with_free_func((GDestroyNotify)vdVmTickUnref);
     vdSampling.deadline_at = 0;
@@ -2122,7 +2243,7 @@ vdVmSamplingStop(void)
     vdWorkersFree(pool);
 
     g_mutex_lock(&vdSampling.lock);
-    busy = vdSampling.tick_running || vdSampling.outstanding->len > 0;
+    busy = vdSampling.tick_running || vdSampling.outstanding->len > 0 || vdSampling.fig.sizers > 0;
     if (!busy) {
         vdVmSamplingListedClear();
         g_clear_pointer(&vdSampling.ctl_listing, vdVmListingUnref);
@@ -2155,7 +2276,7 @@ vdVmSamplingAddStats(const char *id, json_object *stats)
     g_mutex_lock(&vdSampling.lock);
     e = vdSampling.vms && id ? g_hash_table_lookup(vdSampling.vms, id) : NULL;
     if (e && e->win[1])
-        vdVmStatsAdd(stats, e->win[0], e->win[1], e->bwin[0], e->bwin[1], e->dev);
+        vdVmStatsAdd(stats, e->win[0], e->win[1], e->bwin[0], e->bwin[1], e->dev, e->sizes);
     g_mutex_unlock(&vdSampling.lock);
 }
 
@@ -2185,6 +2306,7 @@ vdVmSamplingNoteTimeout(const char *id)
         g_warning("VM %s (%s): a libvirt call timed out; unresponsive until it answers", e->id,
                   e->name);
         e->timed_out = TRUE;
+        e->check_monitor = TRUE;
         changed = vdVmSamplingEvaluateLocked(g_get_monotonic_time());
     }
     g_mutex_unlock(&vdSampling.lock);
@@ -2200,7 +2322,7 @@ vdVmSamplingInvalidate(const char *id)
     g_mutex_lock(&vdSampling.lock);
     e = vdSampling.vms && id ? g_hash_table_lookup(vdSampling.vms, id) : NULL;
     if (e)
-        e->dev_stale = TRUE;
+        e->dev_want++;
     g_mutex_unlock(&vdSampling.lock);
 }
 
@@ -2215,6 +2337,7 @@ vdVmSamplingSnapFree(VdVmSamplingSnap *snap)
     vdVmSampleUnref(snap->last);
     vdVmSampleUnref(snap->bfirst);
     vdVmSampleUnref(snap->blast);
+    vdVmDiskSizesUnref(snap->sizes);
     g_free(snap);
 }
 
@@ -2234,6 +2357,7 @@ vdVmSamplingSnapGet(const char *id)
         snap->last = vdVmSampleRef(e->win[1]);
         snap->bfirst = vdVmSampleRef(e->bwin[0]);
         snap->blast = vdVmSampleRef(e->bwin[1]);
+        snap->sizes = vdVmDiskSizesRef(e->sizes);
         snap->responsive = vdVmEntryResponsiveLocked(e, g_get_monotonic_time());
         snap->last_seen_us = e->newest_us ? e->newest_us : e->first_seen_us;
     }
@@ -2266,6 +2390,7 @@ vdVmSamplingGetFigures(VdVmSamplingFigures *out)
             }
             if (e->dev)
                 out->cache_bytes += vdVmDevInfoSize(e->dev);
+            out->cache_bytes += vdVmDiskSizesSize(e->sizes);
         }
         g_hash_table_unref(seen);
     }

@@ -100,6 +100,7 @@ typedef struct {
     char *name;
     VdVmSample *first, *last;   /* two newest samples (either may be NULL) */
     VdVmSample *bfirst, *blast; /* two newest with block stats */
+    VdVmDiskSizes *sizes;       /* the disks' images, or NULL (not known yet) */
     gboolean responsive;
     gint64 last_seen_us;        /* monotonic time of the newest sample, or first seen */
 } VdVmSamplingSnap;
@@ -121,6 +122,8 @@ typedef struct {
     guint64 samples_dropped;    /* stale samples dropped */
     guint64 vm_samples;         /* VM samples stored (a full sample of N VMs stores N) */
     guint calls_outstanding;    /* calls in libvirt right now */
+    guint sizers;               /* sampler threads in stat() of disk images right now */
+    guint64 sizings_skipped;    /* VMs whose disk sizes were not refreshed: threads busy in stat() */
     guint vms;                  /* VMs in the cache */
     guint unresponsive;         /* VMs reported unresponsive right now */
     gint64 last_tick_us;        /* wall time of the last complete tick */

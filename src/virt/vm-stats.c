@@ -347,7 +347,6 @@ vdVmParseFinish(const VdVmParse *ps)
     for (guint i = 0; i < h->n_disks; i++) {
         s->disks[i].name = vdStrPlace(&at, s->disks[i].name);
         s->disks[i].path = vdStrPlace(&at, s->disks[i].path);
-        s->disks[i].truesize = s->disks[i].apparentsize = -1;
     }
     return s;
 }
@@ -414,23 +413,68 @@ vdVmSampleParse(const virTypedParameter *params, int nparams, unsigned int group
     return vdVmParseFinish(&ps);
 }
 
-void
-vdVmSampleStatDisks(VdVmSample *sample)
+VdVmDiskSizes *
+vdVmDiskSizesStat(const VdVmSample *sample)
 {
+    VdVmDiskSizes *sizes;
+    gsize names = 0;
+    char *at;
+
+    if (!sample || sample->n_disks == 0)
+        return NULL;
+    for (guint i = 0; i < sample->n_disks; i++)
+        names += vdStrSize(sample->disks[i].name);
+    sizes = g_atomic_rc_box_alloc(sizeof(*sizes) + sample->n_disks * sizeof(VdVmDiskSize) + names);
+    sizes->n = sample->n_disks;
+    sizes->disks = (VdVmDiskSize *)(sizes + 1);
+    at = (char *)(sizes->disks + sizes->n);
     for (guint i = 0; i < sample->n_disks; i++) {
-        VdVmDiskSample *d = &sample->disks[i];
+        const VdVmDiskSample *d = &sample->disks[i];
+        VdVmDiskSize *z = &sizes->disks[i];
         struct stat st;
 
+        z->name = vdStrPlace(&at, d->name);
+        z->truesize = z->apparentsize = -1;
         if (!d->path || d->path[0] != '/' || stat(d->path, &st) < 0)
             continue;
         if (S_ISREG(st.st_mode)) {
-            d->apparentsize = st.st_size;
-            d->truesize = (gint64)st.st_blocks * 512;
+            z->apparentsize = st.st_size;
+            z->truesize = (gint64)st.st_blocks * 512;
         } else {
             /* A block device: its size is the volume's, as libvirt sees it. */
-            d->apparentsize = d->truesize = (gint64)d->physical;
+            z->apparentsize = z->truesize = (gint64)d->physical;
         }
     }
+    return sizes;
+}
+
+VdVmDiskSizes *
+vdVmDiskSizesRef(VdVmDiskSizes *sizes)
+{
+    return sizes ? g_atomic_rc_box_acquire(sizes) : NULL;
+}
+
+void
+vdVmDiskSizesUnref(VdVmDiskSizes *sizes)
+{
+    if (sizes)
+        g_atomic_rc_box_release(sizes);
+}
+
+gsize
+vdVmDiskSizesSize(const VdVmDiskSizes *sizes)
+{
+    return sizes ? g_atomic_rc_box_get_size((gpointer)sizes) : 0;
+}
+
+const VdVmDiskSize *
+vdVmDiskSizesFind(const VdVmDiskSizes *sizes, const char *name)
+{
+    for (guint i = 0; sizes && name && i < sizes->n; i++) {
+        if (g_strcmp0(sizes->disks[i].name, name) == 0)
+            return &sizes->disks[i];
+    }
+    return NULL;
 }
 
 const VdVmNicSample *
@@ -719,7 +763,8 @@ vdVmStatsLatency(json_object *obj, const char *key, guint64 reqs0, guint64 reqs1
 }
 
 static void
-vdVmStatsDisks(json_object *stats, const VdVmSample *bfirst, const VdVmSample *blast)
+vdVmStatsDisks(json_object *stats, const VdVmSample *bfirst, const VdVmSample *blast,
+               const VdVmDiskSizes *sizes)
 {
     double interval = vdInterval(bfirst, blast);
     json_object *disks;
@@ -730,14 +775,17 @@ vdVmStatsDisks(json_object *stats, const VdVmSample *bfirst, const VdVmSample *b
     for (guint i = 0; i < blast->n_disks; i++) {
         const VdVmDiskSample *d = &blast->disks[i];
         const VdVmDiskSample *f = interval > 0 ? vdVmSampleDisk(bfirst, d->name) : NULL;
+        const VdVmDiskSize *z;
         json_object *obj;
 
         if (!d->name)
             continue;
+        z = vdVmDiskSizesFind(sizes, d->name);
         obj = json_object_new_object();
-        vdAddI64Str(obj, "truesize", d->truesize >= 0 ? d->truesize : (gint64)d->allocation);
+        vdAddI64Str(obj, "truesize",
+                    z && z->truesize >= 0 ? z->truesize : (gint64)d->allocation);
         vdAddI64Str(obj, "apparentsize",
-                    d->apparentsize >= 0 ? d->apparentsize : (gint64)d->physical);
+                    z && z->apparentsize >= 0 ? z->apparentsize : (gint64)d->physical);
         if (f) {
             vdAddFixed(obj, "readRate", (double)vdDelta(f->rd_bytes, d->rd_bytes) / interval,
                        "%.1f");
@@ -838,11 +886,12 @@ vdVmStatsBalloon(json_object *stats, const VdVmSample *last, const VdVmDevInfo *
 
 void
 vdVmStatsAdd(json_object *stats, const VdVmSample *first, const VdVmSample *last,
-             const VdVmSample *bfirst, const VdVmSample *blast, const VdVmDevInfo *dev)
+             const VdVmSample *bfirst, const VdVmSample *blast, const VdVmDevInfo *dev,
+             const VdVmDiskSizes *sizes)
 {
     vdVmStatsCpu(stats, first, last);
     vdVmStatsNetwork(stats, first, last, dev);
-    vdVmStatsDisks(stats, bfirst, blast);
+    vdVmStatsDisks(stats, bfirst, blast, sizes);
     vdVmStatsBalloon(stats, last, dev);
     {
         /* The VCPU group may come at the block cadence only. */

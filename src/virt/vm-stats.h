@@ -46,9 +46,6 @@ typedef struct {
     guint64 wr_reqs, wr_bytes, wr_times;
     guint64 fl_reqs, fl_times;
     guint64 allocation, capacity, physical;
-    /* From stat() of @path on the sampler (VDSM's volume truesize and
-     * apparentsize); -1 when unknown. */
-    gint64 truesize, apparentsize;
 } VdVmDiskSample;
 
 typedef struct {
@@ -76,9 +73,6 @@ typedef struct {
  * VM has no NIC or disk). */
 VdVmSample *vdVmSampleParse(const virTypedParameter *params, int nparams, unsigned int groups,
                             gint64 mono_us);
-/* Fill truesize/apparentsize of each disk from stat() of its path (a file
- * read of metadata: call it on the sampler worker, not the main loop). */
-void vdVmSampleStatDisks(VdVmSample *sample);
 VdVmSample *vdVmSampleRef(VdVmSample *sample);
 void vdVmSampleUnref(VdVmSample *sample);
 /* Bytes the sample holds (for the memory figures in the docs). */
@@ -86,6 +80,34 @@ gsize vdVmSampleSize(const VdVmSample *sample);
 
 const VdVmNicSample *vdVmSampleNic(const VdVmSample *sample, const char *name);
 const VdVmDiskSample *vdVmSampleDisk(const VdVmSample *sample, const char *name);
+
+/* ---- the disks' images on the host ----------------------------------- */
+
+/* VDSM's volume truesize and apparentsize of one disk, from stat() of its
+ * image; -1 when unknown (getStats then reports libvirt's allocation and
+ * physical size). */
+typedef struct {
+    char *name; /* target, "vda" */
+    gint64 truesize, apparentsize;
+} VdVmDiskSize;
+
+/* The sizes of one VM's disks at one time: immutable and
+ * reference-counted, like a sample, in one block. */
+typedef struct {
+    guint n;
+    VdVmDiskSize *disks;
+} VdVmDiskSizes;
+
+/* stat() of the image of each disk of @sample (a regular file: its size
+ * and allocated blocks; a block device: libvirt's physical size).  It may
+ * block for as long as the storage does (an unreachable NFS server): call
+ * it where a hang holds nothing else.  NULL when @sample has no disk. */
+VdVmDiskSizes *vdVmDiskSizesStat(const VdVmSample *sample);
+VdVmDiskSizes *vdVmDiskSizesRef(VdVmDiskSizes *sizes);
+void vdVmDiskSizesUnref(VdVmDiskSizes *sizes);
+gsize vdVmDiskSizesSize(const VdVmDiskSizes *sizes);
+/* The disk named @name, or NULL (either may be NULL). */
+const VdVmDiskSize *vdVmDiskSizesFind(const VdVmDiskSizes *sizes, const char *name);
 
 /* ---- what the stats need from the domain XML ----------------------- */
 
@@ -118,9 +140,12 @@ gsize vdVmDevInfoSize(const VdVmDevInfo *info);
  * sample) and the two newest samples with block stats @bfirst/@blast:
  * cpuUser, cpuSys, cpuUsage, cpuActual, vcpuCount, vcpuQuota, vcpuPeriod,
  * memUsage, memoryStats, balloonInfo, network, disks.  @dev may be NULL
- * (no MAC, balloon and cputune data yet). */
+ * (no MAC, balloon and cputune data yet), and so may @sizes (the disks'
+ * truesize and apparentsize are then libvirt's allocation and physical). */
 void vdVmStatsAdd(json_object *stats, const VdVmSample *first, const VdVmSample *last,
-                  const VdVmSample *bfirst, const VdVmSample *blast, const VdVmDevInfo *dev);
+                  const VdVmSample *bfirst, const VdVmSample *blast, const VdVmDevInfo *dev,
+                  const VdVmDiskSizes *sizes);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VdVmSample, vdVmSampleUnref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VdVmDiskSizes, vdVmDiskSizesUnref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VdVmDevInfo, vdVmDevInfoFree)

@@ -11,12 +11,14 @@ import signal
 import subprocess
 import threading
 import time
+import uuid
 
 import pytest
 
-from sampling_fixtures import (BRIDGE, CALL_TIMEOUT, COMMAND_TIMEOUT, INTERVAL, PREFIX, PROMTOOL,
-                               TTL, all_stats, cont_qemu, create_vms, get_metrics, metric_values,
-                               promtool_check, sample_age, stop_qemu, wait_sampled)
+from sampling_fixtures import (BRIDGE, CALL_TIMEOUT, COMMAND_TIMEOUT, IMAGES, INTERVAL, PREFIX,
+                               PROMTOOL, TTL, Vm, all_stats, cont_qemu, create_vms, domain_xml,
+                               get_metrics, metric_values, promtool_check, sample_age, stop_qemu,
+                               wait_sampled)
 from sampling_fixtures import events, sapi, sampling_daemon, sampling_env  # noqa: F401
 from vdsmtest import wait_for
 from vm_fixtures import VIRSH, VdsmError, ensure_libvirtd, libvirtd_pid, vm_overrides
@@ -262,6 +264,85 @@ def test_libvirt_call_timeout_unresponsive(sapi, events):
 def _counter(daemon, name):
     _, _, text = get_metrics(daemon)
     return metric_values(text, name).get("", 0.0)
+
+
+BLOCK_INTERVAL = 2.0  # [sampling] block_sample_interval of sampling_fixtures.SAMPLING
+
+
+def _disk_size(sapi, vm):
+    disk = sapi.stats(vm.id).get("disks", {}).get("vda")
+    return int(disk["apparentsize"]) if disk else None
+
+
+def test_hung_disk_stat_blocks_no_sample(sapi):
+    """The image of one VM's disk whose stat() hangs, as on an unreachable
+    NFS server (its directory over-mounted by bindfs, a FUSE file system,
+    whose daemon is then stopped; QEMU keeps the image it opened): every
+    VM's samples stay fresh, no call is stuck, monitorResponse stays "0",
+    ping2 answers promptly; one sampler thread hangs in stat() (not one per
+    block sample), the hung VM keeps its last sizes and the other VM's
+    sizes are still refreshed.  Once the daemon continues, nothing is
+    hung."""
+    hung_dir = IMAGES / "hung"
+    hung_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(hung_dir, 0o755)
+    name = "%shung0" % PREFIX
+    hung_disk = hung_dir / ("%s.qcow2" % name)
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(hung_disk), "32M"], check=True)
+    os.chmod(hung_disk, 0o666)
+    hung = Vm(name, str(uuid.uuid4()))
+    sapi.create(domain_xml(hung.name, hung.id, disk=hung_disk))
+    other, = create_vms(sapi, 1, tag="ok")
+    wait_for(lambda: sapi.stats(hung.id)["status"] in ("Up", "Powering up"), 60, interval=0.1,
+             what="the hung VM to be up")
+    vms = [hung, other]
+    wait_sampled(sapi, vms)
+    wait_for(lambda: all(_disk_size(sapi, vm) for vm in vms), 10, interval=0.2,
+             what="both VMs' disk sizes")
+    hung_size = _disk_size(sapi, hung)
+    assert hung_size == hung_disk.stat().st_size
+    stuck0 = _counter(sapi.daemon, "vdsm_vm_sampling_calls_stuck_total")
+
+    # attr/entry_timeout=0: every stat() asks the (stopped) daemon
+    subprocess.run(["bindfs", "-o", "allow_other,attr_timeout=0,entry_timeout=0",
+                    str(hung_dir), str(hung_dir)], check=True)
+    fuse = None
+    try:
+        fuse = int(subprocess.run(["pgrep", "-n", "-f", "bindfs.*%s" % hung_dir],
+                                  capture_output=True, text=True, check=True).stdout)
+        os.kill(fuse, signal.SIGSTOP)
+        t0 = time.monotonic()
+        grown = False
+        worst_age = worst_ping = 0.0
+        while time.monotonic() - t0 < 4 * BLOCK_INTERVAL + CALL_TIMEOUT:
+            t = time.monotonic()
+            assert sapi.call("Host.ping2") is True
+            worst_ping = max(worst_ping, time.monotonic() - t)
+            st = all_stats(sapi)
+            for vm in vms:
+                assert st[vm.id]["monitorResponse"] == "0", (vm.name, st[vm.id])
+                worst_age = max(worst_age, sample_age(st[vm.id]))
+            if not grown and time.monotonic() - t0 > BLOCK_INTERVAL:
+                # the other VM's image grows (past the end QEMU uses)
+                path = IMAGES / ("%sok0.qcow2" % PREFIX)
+                os.truncate(path, path.stat().st_size + 1024 * 1024)
+                grown = path.stat().st_size
+            time.sleep(0.2)
+        assert worst_age < FRESH, worst_age
+        assert worst_ping < PROMPT, worst_ping
+        assert _counter(sapi.daemon, "vdsm_vm_sampling_calls_stuck_total") == stuck0
+        # one thread hangs in stat(), however many block samples passed
+        assert _counter(sapi.daemon, "vdsm_vm_sampling_disk_sizers") == 1
+        assert _disk_size(sapi, hung) == hung_size  # its last sizes
+        wait_for(lambda: _disk_size(sapi, other) == grown, 2 * BLOCK_INTERVAL + 2, interval=0.2,
+                 what="the other VM's new disk size")
+    finally:
+        if fuse:
+            os.kill(fuse, signal.SIGCONT)
+        if subprocess.run(["umount", str(hung_dir)], capture_output=True).returncode:
+            subprocess.run(["umount", "-l", str(hung_dir)], capture_output=True)
+    wait_for(lambda: _counter(sapi.daemon, "vdsm_vm_sampling_disk_sizers") == 0, 10,
+             interval=0.2, what="the stat() to return")
 
 
 def test_slow_libvirtd_is_not_stuck(sapi, events):

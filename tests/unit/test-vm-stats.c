@@ -162,7 +162,6 @@ test_parse(void)
     g_assert_cmpuint(s->n_disks, ==, 1);
     g_assert_cmpstr(s->disks[0].path, ==, "/nonexistent/disk.qcow2");
     g_assert_cmpuint(s->disks[0].wr_times, ==, 40000);
-    g_assert_cmpint(s->disks[0].truesize, ==, -1);
     g_assert_nonnull(vdVmSampleDisk(s, "vda"));
     g_assert_null(vdVmSampleNic(s, "vnet8"));
     g_assert_cmpuint(vdVmSampleSize(s), <, 1024);
@@ -244,7 +243,6 @@ test_parse_one_block(void)
     g_assert_cmpstr(s->disks[1].name, ==, "sdc");
     g_assert_null(s->disks[1].path);
     g_assert_cmpuint(s->disks[1].rd_reqs, ==, 3);
-    g_assert_cmpint(s->disks[1].truesize, ==, -1);
     /* the NIC signature tells NIC sets apart without their names */
     g_assert_cmpuint(s->nic_sig, !=, 0);
     g_assert_cmpuint(s->nic_sig, ==, same->nic_sig);
@@ -287,7 +285,7 @@ test_stats_pair(void)
     g_autoptr(json_object) st = json_object_new_object();
     json_object *net, *nic, *disks, *vda, *ms, *bi;
 
-    vdVmStatsAdd(st, a, b, a, b, dev);
+    vdVmStatsAdd(st, a, b, a, b, dev, NULL);
     /* cpu.time grew 3 s, user+system 1 s, over 10 s */
     g_assert_cmpstr(str(st, "cpuSys"), ==, "10.00");
     g_assert_cmpstr(str(st, "cpuUser"), ==, "20.00");
@@ -325,7 +323,7 @@ test_stats_pair(void)
     g_assert_cmpstr(str(vda, "writeOps"), ==, "8");
     g_assert_cmpstr(str(vda, "readBytes"), ==, "81920");
     g_assert_cmpstr(str(vda, "writtenBytes"), ==, "32768");
-    /* the path does not exist: libvirt's figures */
+    /* no sizes from stat(): libvirt's figures */
     g_assert_cmpstr(str(vda, "truesize"), ==, "1000000");
     g_assert_cmpstr(str(vda, "apparentsize"), ==, "2000000");
 
@@ -359,7 +357,7 @@ test_stats_single(void)
     g_autoptr(json_object) st = json_object_new_object();
     json_object *vda;
 
-    vdVmStatsAdd(st, NULL, b, NULL, b, NULL);
+    vdVmStatsAdd(st, NULL, b, NULL, b, NULL, NULL);
     g_assert_cmpstr(str(st, "cpuUser"), ==, "0.00");
     g_assert_cmpstr(str(st, "cpuSys"), ==, "0.00");
     g_assert_cmpstr(str(st, "cpuUsage"), ==, "0.00");
@@ -383,7 +381,7 @@ test_stats_reset(void)
     g_autoptr(VdVmSample) b = makeSample(1, 10 * G_USEC_PER_SEC, FALSE, FALSE);
     g_autoptr(json_object) st = json_object_new_object();
 
-    vdVmStatsAdd(st, a, b, NULL, NULL, NULL);
+    vdVmStatsAdd(st, a, b, NULL, NULL, NULL, NULL);
     g_assert_cmpstr(str(st, "cpuUser"), ==, "0.00");
     g_assert_cmpstr(str(st, "cpuSys"), ==, "0.00");
     g_assert_null(member(st, "disks"));
@@ -399,19 +397,57 @@ test_stats_disk_size(void)
     int fd = g_file_open_tmp("vdt4-disk-XXXXXX", &path, NULL);
     char buf[8192] = { 1 };
     Rec r = { 0 };
+    g_autoptr(VdVmDiskSizes) sizes = NULL;
+    g_autoptr(VdVmSample) none = NULL;
+    g_autoptr(json_object) st = json_object_new_object();
+    const VdVmDiskSize *z;
+    json_object *disk;
 
     g_assert_cmpint(fd, >=, 0);
     g_assert_cmpint(write(fd, buf, sizeof(buf)), ==, sizeof(buf));
     close(fd);
-    recUInt(&r, "block.count", 1);
+    recUInt(&r, "block.count", 3);
     recStr(&r, "block.0.name", "vda");
     recStr(&r, "block.0.path", path);
+    recU64(&r, "block.0.allocation", 111);
+    recU64(&r, "block.0.physical", 222);
+    recStr(&r, "block.1.name", "vdb");
+    recStr(&r, "block.1.path", "/nonexistent/vdt4-disk.qcow2");
+    recU64(&r, "block.1.allocation", 333);
+    recU64(&r, "block.1.physical", 444);
+    recStr(&r, "block.2.name", "sdc"); /* an empty CD-ROM: no path */
     s = vdVmSampleParse(r.params, r.n, VIR_DOMAIN_STATS_BLOCK, 1);
     virTypedParamsFree(r.params, r.n);
-    vdVmSampleStatDisks(s);
-    g_assert_cmpint(s->disks[0].apparentsize, ==, 8192);
-    g_assert_cmpint(s->disks[0].truesize, >=, 0);
+    sizes = vdVmDiskSizesStat(s);
+    g_assert_nonnull(sizes);
+    g_assert_cmpuint(sizes->n, ==, 3);
+    g_assert_cmpuint(vdVmDiskSizesSize(sizes), >, sizeof(*sizes));
+    z = vdVmDiskSizesFind(sizes, "vda");
+    g_assert_nonnull(z);
+    g_assert_cmpint(z->apparentsize, ==, 8192);
+    g_assert_cmpint(z->truesize, >=, 0);
+    z = vdVmDiskSizesFind(sizes, "vdb");
+    g_assert_nonnull(z);
+    g_assert_cmpint(z->apparentsize, ==, -1); /* stat() failed: unknown */
+    g_assert_cmpint(z->truesize, ==, -1);
+    g_assert_cmpint(vdVmDiskSizesFind(sizes, "sdc")->truesize, ==, -1);
+    g_assert_null(vdVmDiskSizesFind(sizes, "vdz"));
+    g_assert_null(vdVmDiskSizesFind(NULL, "vda"));
+
+    /* getStats: the image's sizes where stat() told, libvirt's elsewhere */
+    vdVmStatsAdd(st, NULL, s, NULL, s, NULL, sizes);
+    disk = member(member(st, "disks"), "vda");
+    g_assert_cmpstr(str(disk, "apparentsize"), ==, "8192");
+    g_assert_cmpint(g_ascii_strtoll(str(disk, "truesize"), NULL, 10), ==,
+                    vdVmDiskSizesFind(sizes, "vda")->truesize);
+    disk = member(member(st, "disks"), "vdb");
+    g_assert_cmpstr(str(disk, "truesize"), ==, "333");
+    g_assert_cmpstr(str(disk, "apparentsize"), ==, "444");
     unlink(path);
+
+    /* no disk: nothing to stat */
+    none = vdVmSampleParse(NULL, 0, VIR_DOMAIN_STATS_BLOCK, 1);
+    g_assert_null(vdVmDiskSizesStat(none));
 }
 
 static void
