@@ -1000,23 +1000,6 @@ vdVmSamplingBusyMs(void)
     return vdSampling.call_timeout_us / 1000 / 2;
 }
 
-/* A call that returned with VMs whose disks are to be stat()ed (lock
- * held; *@sizing): it may only when fewer than VD_VM_SAMPLING_SIZERS_MAX
- * threads do so already (the others may hang on their storage); it then
- * counts as one of them.  Otherwise *@sizing becomes FALSE and its VMs keep
- * their last sizes (they stay pinned: vdVmCallSizeDisks unpins them). */
-static void
-vdVmSamplingSizersLocked(gboolean *sizing)
-{
-    if (!*sizing)
-        return;
-    if (vdSampling.fig.sizers >= VD_VM_SAMPLING_SIZERS_MAX) {
-        *sizing = FALSE;
-        return;
-    }
-    vdSampling.fig.sizers++;
-}
-
 /* After call @c stored its samples and left the outstanding calls: the
  * truesize and apparentsize of the disks of its VMs still pinned, from
  * stat() of their images (VDSM's volume sizes).  A stat() may block for as
@@ -1025,8 +1008,9 @@ vdVmSamplingSizersLocked(gboolean *sizing)
  * at most VD_VM_SAMPLING_SIZERS_MAX threads do this at once, and a VM
  * whose disks another thread stat()s is left to that one, so hung
  * storage holds at most that many threads and the other VMs keep the
- * sizes they had.  @sizing: whether this thread may (vdVmSamplingSizersLocked);
- * when not, the VMs are only unpinned and counted as skipped. */
+ * sizes they had.  @sizing: whether this thread may (counted in
+ * fig.sizers by vdVmCallRun); when not, the VMs are only unpinned and
+ * counted as skipped. */
 static void
 vdVmCallSizeDisks(VdVmCall *c, gboolean sizing)
 {
@@ -1080,7 +1064,7 @@ vdVmCallRun(VdVmCall *c)
     guint hint = 0;
     gint64 start_us, took_us, now;
     gboolean kept = FALSE;   /* VMs kept pinned: their disks to stat() after storing */
-    gboolean sizing;         /* this thread may (vdVmSamplingSizersLocked) */
+    gboolean sizing;         /* this thread may (below) */
     int n;
 
     /* The call's own start, not its tick's: the samples' time, and what
@@ -1157,8 +1141,11 @@ vdVmCallRun(VdVmCall *c)
         }
     }
     g_ptr_array_remove_fast(vdSampling.outstanding, c); /* drops the list's reference */
-    sizing = kept;
-    vdVmSamplingSizersLocked(&sizing);
+    /* it may stat() only while fewer than VD_VM_SAMPLING_SIZERS_MAX threads
+     * do (the others may hang on their storage); it then counts as one */
+    sizing = kept && vdSampling.fig.sizers < VD_VM_SAMPLING_SIZERS_MAX;
+    if (sizing)
+        vdSampling.fig.sizers++;
     vdSampling.fig.calls_outstanding = vdSampling.outstanding->len;
     g_mutex_unlock(&vdSampling.lock);
     if (!sizing) {
