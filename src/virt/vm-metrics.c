@@ -298,11 +298,12 @@ vdMetricsVms(GString *out, GPtrArray *vms)
 
             for (guint n = 0; s && n < s->n_disks; n++) {
                 const VdVmDiskSample *d = &s->disks[n];
-                const VdVmDiskSize *z = vdVmDiskSizesFind(vm->snap->sizes, d->name);
+                gint64 truesize, apparentsize;
                 const char *name;
 
                 if (!d->name)
                     continue;
+                vdVmDiskSizesOf(vm->snap->sizes, d, &truesize, &apparentsize);
                 if (f < G_N_ELEMENTS(vdDiskFamilies)) {
                     name = vdDiskFamilies[f].name;
                     v = (double)G_STRUCT_MEMBER(guint64, d, vdDiskFamilies[f].offset) *
@@ -311,14 +312,13 @@ vdMetricsVms(GString *out, GPtrArray *vms)
                         vdMetricsFamily(out, name, vdDiskFamilies[f].type, vdDiskFamilies[f].help);
                 } else if (f == G_N_ELEMENTS(vdDiskFamilies)) {
                     name = "vdsm_vm_disk_allocation_bytes";
-                    v = z && z->truesize >= 0 ? (double)z->truesize : (double)d->allocation;
+                    v = (double)truesize;
                     if (!header)
                         vdMetricsFamily(out, name, "gauge",
                                         "Host storage the disk's image uses (truesize).");
                 } else {
                     name = "vdsm_vm_disk_size_bytes";
-                    v = z && z->apparentsize >= 0 ? (double)z->apparentsize
-                                                  : (double)d->physical;
+                    v = (double)apparentsize;
                     if (!header)
                         vdMetricsFamily(out, name, "gauge",
                                         "Size of the disk's image on the host (apparentsize).");

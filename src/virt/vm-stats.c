@@ -477,6 +477,16 @@ vdVmDiskSizesFind(const VdVmDiskSizes *sizes, const char *name)
     return NULL;
 }
 
+void
+vdVmDiskSizesOf(const VdVmDiskSizes *sizes, const VdVmDiskSample *d, gint64 *truesize,
+                gint64 *apparentsize)
+{
+    const VdVmDiskSize *z = vdVmDiskSizesFind(sizes, d->name);
+
+    *truesize = z && z->truesize >= 0 ? z->truesize : (gint64)d->allocation;
+    *apparentsize = z && z->apparentsize >= 0 ? z->apparentsize : (gint64)d->physical;
+}
+
 const VdVmNicSample *
 vdVmSampleNic(const VdVmSample *sample, const char *name)
 {
@@ -775,17 +785,15 @@ vdVmStatsDisks(json_object *stats, const VdVmSample *bfirst, const VdVmSample *b
     for (guint i = 0; i < blast->n_disks; i++) {
         const VdVmDiskSample *d = &blast->disks[i];
         const VdVmDiskSample *f = interval > 0 ? vdVmSampleDisk(bfirst, d->name) : NULL;
-        const VdVmDiskSize *z;
+        gint64 truesize, apparentsize;
         json_object *obj;
 
         if (!d->name)
             continue;
-        z = vdVmDiskSizesFind(sizes, d->name);
+        vdVmDiskSizesOf(sizes, d, &truesize, &apparentsize);
         obj = json_object_new_object();
-        vdAddI64Str(obj, "truesize",
-                    z && z->truesize >= 0 ? z->truesize : (gint64)d->allocation);
-        vdAddI64Str(obj, "apparentsize",
-                    z && z->apparentsize >= 0 ? z->apparentsize : (gint64)d->physical);
+        vdAddI64Str(obj, "truesize", truesize);
+        vdAddI64Str(obj, "apparentsize", apparentsize);
         if (f) {
             vdAddFixed(obj, "readRate", (double)vdDelta(f->rd_bytes, d->rd_bytes) / interval,
                        "%.1f");

@@ -108,6 +108,11 @@ void vdVmDiskSizesUnref(VdVmDiskSizes *sizes);
 gsize vdVmDiskSizesSize(const VdVmDiskSizes *sizes);
 /* The disk named @name, or NULL (either may be NULL). */
 const VdVmDiskSize *vdVmDiskSizesFind(const VdVmDiskSizes *sizes, const char *name);
+/* The truesize and apparentsize to report for disk @d: stat()'s from
+ * @sizes (may be NULL) when known, else libvirt's allocation and physical
+ * size from the sample. */
+void vdVmDiskSizesOf(const VdVmDiskSizes *sizes, const VdVmDiskSample *d, gint64 *truesize,
+                     gint64 *apparentsize);
 
 /* ---- what the stats need from the domain XML ----------------------- */
 

@@ -6,6 +6,7 @@ a libvirtd restart, and GET /metrics checked with Debian's promtool.
 Domains are named vdt4-*; see sampling_fixtures.py.
 """
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -274,35 +275,32 @@ def _disk_size(sapi, vm):
     return int(disk["apparentsize"]) if disk else None
 
 
-def test_hung_disk_stat_blocks_no_sample(sapi):
-    """The image of one VM's disk whose stat() hangs, as on an unreachable
-    NFS server (its directory over-mounted by bindfs, a FUSE file system,
-    whose daemon is then stopped; QEMU keeps the image it opened): every
-    VM's samples stay fresh, no call is stuck, monitorResponse stays "0",
-    ping2 answers promptly; one sampler thread hangs in stat() (not one per
-    block sample), the hung VM keeps its last sizes and the other VM's
-    sizes are still refreshed.  Once the daemon continues, nothing is
-    hung."""
+@contextlib.contextmanager
+def _hung_dir(sapi, names):
+    """VMs named @names (each with a disk, up and sampled with its size
+    known) whose images are in a directory over-mounted by bindfs, a FUSE
+    file system, whose daemon is stopped inside the block: stat() of an
+    image hangs there, as on an unreachable NFS server, while QEMU keeps the
+    image it opened.  Yields the Vms; the daemon continues and the mount
+    goes on the way out."""
     hung_dir = IMAGES / "hung"
     hung_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(hung_dir, 0o755)
-    name = "%shung0" % PREFIX
-    hung_disk = hung_dir / ("%s.qcow2" % name)
-    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(hung_disk), "32M"], check=True)
-    os.chmod(hung_disk, 0o666)
-    hung = Vm(name, str(uuid.uuid4()))
-    sapi.create(domain_xml(hung.name, hung.id, disk=hung_disk))
-    other, = create_vms(sapi, 1, tag="ok")
-    wait_for(lambda: sapi.stats(hung.id)["status"] in ("Up", "Powering up"), 60, interval=0.1,
-             what="the hung VM to be up")
-    vms = [hung, other]
+    vms = []
+    for name in names:
+        disk = hung_dir / ("%s.qcow2" % name)
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(disk), "32M"], check=True)
+        os.chmod(disk, 0o666)
+        vm = Vm(name, str(uuid.uuid4()))
+        sapi.create(domain_xml(vm.name, vm.id, disk=disk))
+        vm.disk = disk
+        vms.append(vm)
+    for vm in vms:
+        wait_for(lambda: sapi.stats(vm.id)["status"] in ("Up", "Powering up"), 60,
+                 interval=0.1, what="%s to be up" % vm.name)
     wait_sampled(sapi, vms)
-    wait_for(lambda: all(_disk_size(sapi, vm) for vm in vms), 10, interval=0.2,
-             what="both VMs' disk sizes")
-    hung_size = _disk_size(sapi, hung)
-    assert hung_size == hung_disk.stat().st_size
-    stuck0 = _counter(sapi.daemon, "vdsm_vm_sampling_calls_stuck_total")
-
+    wait_for(lambda: all(_disk_size(sapi, vm) == vm.disk.stat().st_size for vm in vms), 10,
+             interval=0.2, what="the hung VMs' disk sizes")
     # attr/entry_timeout=0: every stat() asks the (stopped) daemon
     subprocess.run(["bindfs", "-o", "allow_other,attr_timeout=0,entry_timeout=0",
                     str(hung_dir), str(hung_dir)], check=True)
@@ -311,38 +309,95 @@ def test_hung_disk_stat_blocks_no_sample(sapi):
         fuse = int(subprocess.run(["pgrep", "-n", "-f", "bindfs.*%s" % hung_dir],
                                   capture_output=True, text=True, check=True).stdout)
         os.kill(fuse, signal.SIGSTOP)
-        t0 = time.monotonic()
-        grown = False
-        worst_age = worst_ping = 0.0
-        while time.monotonic() - t0 < 4 * BLOCK_INTERVAL + CALL_TIMEOUT:
-            t = time.monotonic()
-            assert sapi.call("Host.ping2") is True
-            worst_ping = max(worst_ping, time.monotonic() - t)
-            st = all_stats(sapi)
-            for vm in vms:
-                assert st[vm.id]["monitorResponse"] == "0", (vm.name, st[vm.id])
-                worst_age = max(worst_age, sample_age(st[vm.id]))
-            if not grown and time.monotonic() - t0 > BLOCK_INTERVAL:
-                # the other VM's image grows (past the end QEMU uses)
-                path = IMAGES / ("%sok0.qcow2" % PREFIX)
-                os.truncate(path, path.stat().st_size + 1024 * 1024)
-                grown = path.stat().st_size
-            time.sleep(0.2)
-        assert worst_age < FRESH, worst_age
-        assert worst_ping < PROMPT, worst_ping
-        assert _counter(sapi.daemon, "vdsm_vm_sampling_calls_stuck_total") == stuck0
-        # one thread hangs in stat(), however many block samples passed
-        assert _counter(sapi.daemon, "vdsm_vm_sampling_disk_sizers") == 1
-        assert _disk_size(sapi, hung) == hung_size  # its last sizes
-        wait_for(lambda: _disk_size(sapi, other) == grown, 2 * BLOCK_INTERVAL + 2, interval=0.2,
-                 what="the other VM's new disk size")
+        yield vms
     finally:
         if fuse:
             os.kill(fuse, signal.SIGCONT)
         if subprocess.run(["umount", str(hung_dir)], capture_output=True).returncode:
             subprocess.run(["umount", "-l", str(hung_dir)], capture_output=True)
+
+
+def _watch_hung(sapi, vms, seconds, then=None):
+    """For @seconds: ping2 and getAllVmStats answer promptly, every VM of
+    @vms is "0" and fresh.  then(elapsed) is called on each round."""
+    t0 = time.monotonic()
+    worst_age = worst_ping = 0.0
+    while time.monotonic() - t0 < seconds:
+        t = time.monotonic()
+        assert sapi.call("Host.ping2") is True
+        worst_ping = max(worst_ping, time.monotonic() - t)
+        st = all_stats(sapi)
+        for vm in vms:
+            assert st[vm.id]["monitorResponse"] == "0", (vm.name, st[vm.id])
+            worst_age = max(worst_age, sample_age(st[vm.id]))
+        if then:
+            then(time.monotonic() - t0)
+        time.sleep(0.2)
+    assert worst_age < FRESH, worst_age
+    assert worst_ping < PROMPT, worst_ping
+
+
+def _grow_image(vm):
+    """Grow @vm's image past the end QEMU uses; its new size."""
+    path = IMAGES / ("%s.qcow2" % vm.name)
+    os.truncate(path, path.stat().st_size + 1024 * 1024)
+    return path.stat().st_size
+
+
+def test_hung_disk_stat_blocks_no_sample(sapi):
+    """The image of one VM's disk whose stat() hangs (_hung_dir): every VM's
+    samples stay fresh, no call is stuck, monitorResponse stays "0", ping2
+    answers promptly; one sampler thread hangs in stat() (not one per block
+    sample), the hung VM keeps its last sizes and the other VM's sizes are
+    still refreshed.  Once the daemon continues, nothing is hung."""
+    other, = create_vms(sapi, 1, tag="ok")
+    stuck0 = _counter(sapi.daemon, "vdsm_vm_sampling_calls_stuck_total")
+    with _hung_dir(sapi, ["%shung0" % PREFIX]) as (hung,):
+        hung_size = _disk_size(sapi, hung)
+        grown = {}
+
+        def grow(elapsed):
+            if not grown and elapsed > BLOCK_INTERVAL:
+                grown["size"] = _grow_image(other)
+
+        _watch_hung(sapi, [hung, other], 4 * BLOCK_INTERVAL + CALL_TIMEOUT, grow)
+        assert _counter(sapi.daemon, "vdsm_vm_sampling_calls_stuck_total") == stuck0
+        # one thread hangs in stat(), however many block samples passed
+        assert _counter(sapi.daemon, "vdsm_vm_sampling_disk_sizers") == 1
+        assert _disk_size(sapi, hung) == hung_size  # its last sizes
+        wait_for(lambda: _disk_size(sapi, other) == grown["size"], 2 * BLOCK_INTERVAL + 2,
+                 interval=0.2, what="the other VM's new disk size")
     wait_for(lambda: _counter(sapi.daemon, "vdsm_vm_sampling_disk_sizers") == 0, 10,
              interval=0.2, what="the stat() to return")
+
+
+def test_two_hung_disks_bound_the_sizers(sapi):
+    """Two VMs' images hang in stat(): two sampler threads hang, and no
+    third (VD_VM_SAMPLING_SIZERS_MAX); the third VM's sizes are then not
+    taken but counted (vdsm_vm_sampling_disk_sizings_skipped_total), while
+    every VM's samples stay fresh and ping2 answers promptly.  Once the
+    daemon continues, both threads return and the third VM's sizes are
+    taken again."""
+    other, = create_vms(sapi, 1, tag="ok")
+    skipped0 = _counter(sapi.daemon, "vdsm_vm_sampling_disk_sizings_skipped_total")
+    with _hung_dir(sapi, ["%shung%d" % (PREFIX, i) for i in range(2)]) as hung:
+        # each block sample: one more thread hangs on the first hung VM it
+        # meets, until two do
+        _watch_hung(sapi, hung + [other], 4 * BLOCK_INTERVAL + CALL_TIMEOUT)
+        assert _counter(sapi.daemon, "vdsm_vm_sampling_disk_sizers") == 2
+        skipped = _counter(sapi.daemon, "vdsm_vm_sampling_disk_sizings_skipped_total")
+        assert skipped > skipped0
+        size = _disk_size(sapi, other)
+        assert size is not None
+        grown = _grow_image(other)
+        _watch_hung(sapi, hung + [other], 2 * BLOCK_INTERVAL + CALL_TIMEOUT)
+        assert _disk_size(sapi, other) == size  # not taken while both hang
+        assert _counter(sapi.daemon, "vdsm_vm_sampling_disk_sizers") == 2
+        assert _counter(sapi.daemon, "vdsm_vm_sampling_disk_sizings_skipped_total") > skipped
+    wait_for(lambda: _counter(sapi.daemon, "vdsm_vm_sampling_disk_sizers") == 0, 10,
+             interval=0.2, what="both stat()s to return")
+    wait_for(lambda: _disk_size(sapi, other) == grown, 2 * BLOCK_INTERVAL + 2, interval=0.2,
+             what="the third VM's new disk size")
 
 
 def test_slow_libvirtd_is_not_stuck(sapi, events):
