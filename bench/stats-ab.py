@@ -57,8 +57,8 @@ def metrics(port):
     return out
 
 
-def threads(pid):
-    """{thread name: [CPU ns, voluntary context switches]} summed by name."""
+def thread_readings(pid):
+    """{tid: (thread name, CPU ns, voluntary context switches)} now."""
     r = {}
     for tid in os.listdir("/proc/%d/task" % pid):
         base = "/proc/%d/task/%s/" % (pid, tid)
@@ -69,9 +69,22 @@ def threads(pid):
         except OSError:
             continue  # ended meanwhile
         v = int(status.split("\nvoluntary_ctxt_switches:")[1].split()[0])
+        r[tid] = (comm, ns, v)
+    return r
+
+
+def thread_use(first, last):
+    """{thread name: [CPU ns, voluntary context switches]} used between
+    @first (readings at the window's start) and @last (each thread's last
+    reading in the window, including threads that ended in it: a sampler
+    thread ends after 60 s without a job, so its last reading, taken at
+    most a poll earlier, is what it used)."""
+    r = {}
+    for tid, (comm, ns, v) in last.items():
+        _, ns0, v0 = first.get(tid, (comm, 0, 0))
         a = r.setdefault(comm, [0, 0])
-        a[0] += ns
-        a[1] += v
+        a[0] += ns - ns0
+        a[1] += v - v0
     return r
 
 
@@ -144,7 +157,8 @@ def main():
                             " ".join([str(build)] + ["%s=%s" % kv for kv in extra + conf]))
         time.sleep(a.settle)
         m0 = {k: metrics(port) for k, (proc, port, _) in procs.items()}
-        t0 = {k: threads(proc.pid) for k, (proc, _, _) in procs.items()}
+        t0 = {k: thread_readings(proc.pid) for k, (proc, _, _) in procs.items()}
+        seen = {k: dict(v) for k, v in t0.items()}
         f0 = {k: memory(proc.pid) for k, (proc, _, _) in procs.items()}
         # A probe sample takes at most about an interval on a loaded host:
         # half as many samples as intervals keep it inside the window (on
@@ -154,9 +168,14 @@ def main():
              str(max(3, int(a.window / a.interval / 2))), "--pause", str(a.interval)]
             + (["--mode", "bulk", "--groups", "0"] if name == "ref" else ["--mode", "pattern"]),
             stdout=subprocess.PIPE, text=True) for name in a.probe})
-        time.sleep(a.window)
+        # Poll the threads through the window: with a long interval the
+        # pool's idle threads end inside it, and their use would be lost.
+        end = time.monotonic() + a.window
+        while time.monotonic() < end:
+            time.sleep(min(1.0, max(0.0, end - time.monotonic())))
+            for k, (proc, _, _) in procs.items():
+                seen[k].update(thread_readings(proc.pid))
         m1 = {k: metrics(port) for k, (proc, port, _) in procs.items()}
-        t1 = {k: threads(proc.pid) for k, (proc, _, _) in procs.items()}
         f1 = {k: memory(proc.pid) for k, (proc, _, _) in procs.items()}
         probe_ms = {}
         probe_grace = max(600, a.window)  # seconds a probe may run past the window
@@ -186,8 +205,8 @@ def main():
             full = delta("vdsm_vm_sampling_vm_samples_total") / max(a.n, 1)
             if full <= 0:
                 sys.exit("%s stored no samples: is %s* running?" % (build, a.prefix))
-            per = {c: ((v[0] - t0[k].get(c, [0, 0])[0]) / 1e6 / full,
-                       (v[1] - t0[k].get(c, [0, 0])[1]) / full) for c, v in t1[k].items()}
+            per = {c: (v[0] / 1e6 / full, v[1] / full)
+                   for c, v in thread_use(t0[k], seen[k]).items()}
             cpu[k] = sum(ms for ms, _ in per.values())
             print("%s (%s): %.1f full samples, %.2f calls per sample, CPU %.3f ms per sample, "
                   "%.1f wake-ups per sample" % (k, build, full,
