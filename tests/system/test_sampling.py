@@ -612,7 +612,8 @@ def test_block_stats_spread_over_ticks(sapi):
 
 def test_metrics_promtool(sapi):
     """GET /metrics passes `promtool check metrics` and carries the host
-    and per-VM families with vm_id, vm_name and device labels."""
+    and per-VM families with vm_id, vm_name and device labels, the disk
+    image's sizes among them."""
     if not subprocess.run(["test", "-x", PROMTOOL]).returncode == 0:
         pytest.skip("promtool not installed (apt-get install prometheus)")
     vm, = create_vms(sapi, 1)
@@ -629,6 +630,19 @@ def test_metrics_promtool(sapi):
     assert any(k.startswith("{%s,interface=\"vnet" % labels) for k in rx), rx
     rd = metric_values(text, "vdsm_vm_disk_read_bytes_total")
     assert "{%s,disk=\"vda\"}" % labels in rd, rd
+    # the image's sizes as stat() gives them (truesize, apparentsize),
+    # once the first sizing after a block sample is done
+    image = IMAGES / ("%s.qcow2" % vm.name)
+    vda = "{%s,disk=\"vda\"}" % labels
+
+    def sizes_match():
+        _, _, text = get_metrics(sapi.daemon)
+        st = image.stat()
+        return (metric_values(text, "vdsm_vm_disk_allocation_bytes").get(vda),
+                metric_values(text, "vdsm_vm_disk_size_bytes").get(vda)) == \
+            (st.st_blocks * 512, st.st_size)
+
+    wait_for(sizes_match, 10, interval=0.2, what="the image's sizes in /metrics")
     for family in ("vdsm_host_cpu_seconds_total", "vdsm_host_memory_used_ratio",
                    "vdsm_host_numa_memory_free_bytes", "vdsm_vm_sampling_ticks_total"):
         assert metric_values(text, family), family
