@@ -57,6 +57,20 @@ def metrics(port):
     return out
 
 
+def write_config(run, interval, block_interval, sampling, port, prefix):
+    """@run/vdsm.conf of a bench vdsmd: plain TCP on @port, run files in
+    @run (with @run/hib), VM samples every @interval s, block stats every
+    @block_interval s, host samples out of the way, [sampling] @sampling
+    ([(key, value)]), only domains named @prefix* sampled."""
+    (run / "vdsm.conf").write_text(
+        "[vars]\nssl = false\nrun_dir = %s\nhibernation_dir = %s/hib\n"
+        "vm_sample_interval = %s\nhost_sample_stats_interval = 3600\n"
+        "[sampling]\nblock_sample_interval = %s\n%s[addresses]\nmanagement_port = %d\n"
+        "[devel]\nsample_name_prefix = %s\n"
+        % (run, run, interval, block_interval,
+           "".join("%s = %s\n" % kv for kv in sampling), port, prefix))
+
+
 def thread_readings(pid):
     """{tid: (thread name, CPU ns, voluntary context switches)} now."""
     r = {}
@@ -140,13 +154,7 @@ def main():
             (run / "hib").mkdir(parents=True)
             os.chmod(run, 0o777)
             port = free_port()
-            (run / "vdsm.conf").write_text(
-                "[vars]\nssl = false\nrun_dir = %s\nhibernation_dir = %s/hib\n"
-                "vm_sample_interval = %s\nhost_sample_stats_interval = 3600\n"
-                "[sampling]\nblock_sample_interval = %s\n%s[addresses]\nmanagement_port = %d\n"
-                "[devel]\nsample_name_prefix = %s\n"
-                % (run, run, a.interval, a.interval * a.block_every,
-                   "".join("%s = %s\n" % kv for kv in conf), port, a.prefix))
+            write_config(run, a.interval, a.interval * a.block_every, conf, port, a.prefix)
             env = dict(os.environ, VDSM_LOG_LEVEL="WARNING", VDSM_LOG_NO_JOURNAL="1")
             env.update(extra)
             proc = subprocess.Popen(
